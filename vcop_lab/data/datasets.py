@@ -1,0 +1,176 @@
+"""PyTorch datasets over a manifest: order tuples, evaluation clips, labelled clips.
+
+Randomness is a pure function of (seed, epoch, index) — the sampler hands out
+``epoch * len(dataset) + index`` — so results do not depend on the number of DataLoader
+workers, and a resumed run draws exactly the tuples the interrupted one would have.
+Videos are opened lazily inside each worker (decoders must not be shared across forks), and
+only the frames a tuple needs are decoded, in one call per tuple.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+from vcop_lab.data.video import read_frames
+
+from vcop_lab.data import sampling
+from vcop_lab.data.manifest import VideoRecord
+from vcop_lab.data.transforms import crop_box, resize_frames, to_clip_tensor
+
+
+def _usable(records: list[VideoRecord], needed: int, what: str) -> tuple[list, list]:
+    keep = [r for r in records if r.num_frames >= needed]
+    skipped = [r.path for r in records if r.num_frames < needed]
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} of {len(records)} videos shorter than "
+                      f"{needed} frames ({what}), e.g. {skipped[0]}", stacklevel=3)
+    return keep, skipped
+
+
+class _VideoDataset(Dataset):
+    def __init__(self, records, root, resize, crop, train, backend, seed):
+        self.root = Path(root)
+        self.resize = tuple(resize)
+        self.crop = crop
+        self.train = train
+        self.backend = backend
+        self.seed = seed
+        self.records: list[VideoRecord] = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _split_index(self, index: int) -> tuple[int, np.random.Generator | None]:
+        epoch, i = divmod(int(index), len(self.records))
+        rng = np.random.default_rng([self.seed, epoch, i]) if self.train else None
+        return i, rng
+
+    def _frames(self, rec: VideoRecord, indices) -> torch.Tensor:
+        frames = read_frames(rec.full_path(self.root), np.asarray(indices).ravel().tolist(),
+                             backend=self.backend, size=self.resize, num_frames=rec.num_frames)
+        return resize_frames(frames, self.resize)
+
+
+class OrderTupleDataset(_VideoDataset):
+    """Shuffled clip tuples for order prediction.
+
+    Training (``train=True``): a uniformly drawn start, a uniformly drawn permutation and a
+    random crop. Evaluation: the centred tuple of each video in chronological order with a
+    centre crop; the evaluator scores it under every permutation.
+
+    Items: ``(clips (tl, 3, cl, crop, crop), order label, video index)``; in evaluation the
+    label is 0 (identity order). ``crop_per`` is ``"clip"`` (a crop per clip, as the
+    reference code) or ``"tuple"`` (one crop for the whole tuple). Either way all frames of
+    a clip share one crop. Videos shorter than a tuple are skipped and listed in
+    ``self.skipped``.
+    """
+
+    def __init__(self, records, root, setting, resize, crop, train=True, backend="auto",
+                 seed=0, crop_per="clip"):
+        self.setting = sampling.parse_setting(setting)
+        if crop_per not in ("clip", "tuple"):
+            raise ValueError("crop_per must be 'clip' or 'tuple'")
+        keep, self.skipped = _usable(records, self.setting.span, f"tuples of {self.setting}")
+        super().__init__(keep, root, resize, crop, train, backend, seed)
+        self.crop_per = crop_per
+        self.orders = sampling.permutations_for(self.setting.tl)
+
+    def __getitem__(self, index: int):
+        i, rng = self._split_index(index)
+        rec = self.records[i]
+        s = self.setting
+        if rng is None:
+            start, label = sampling.eval_start(rec.num_frames, s), 0
+        else:
+            start = sampling.train_start(rec.num_frames, s, rng)
+            label = sampling.draw_permutation(s.tl, rng)
+        frames = self._frames(rec, sampling.tuple_frame_indices(start, s))
+        height, width = frames.shape[1:3]
+        box = crop_box(height, width, self.crop, rng)
+        clips = []
+        for c in range(s.tl):
+            if rng is not None and self.crop_per == "clip":
+                box = crop_box(height, width, self.crop, rng)
+            clips.append(to_clip_tensor(frames[c * s.cl:(c + 1) * s.cl], *box, self.crop))
+        order = self.orders[label]
+        return torch.stack([clips[j] for j in order]), label, i
+
+
+class EvalClipDataset(_VideoDataset):
+    """``num_clips`` evenly spaced, centre-cropped clips of every video (retrieval, fine-tune
+    testing, VideoQA). Items: ``(clips (num_clips, 3, cl, crop, crop), label, video index)``.
+    No video is dropped: one shorter than ``cl`` frames raises instead."""
+
+    def __init__(self, records, root, cl, num_clips, resize, crop, backend="auto"):
+        super().__init__(list(records), root, resize, crop, False, backend, 0)
+        self.cl, self.num_clips = cl, num_clips
+        short = [r.path for r in self.records if r.num_frames < cl]
+        if short:
+            from vcop_lab.errors import SettingsError
+            raise SettingsError(f"{len(short)} video(s) are shorter than a clip of {cl} frames, "
+                                f"e.g. {short[0]}", fix="choose a shorter clip length or "
+                                "remove them with `vcop-lab prepare`")
+
+    def __getitem__(self, index: int):
+        rec = self.records[index]
+        starts = sampling.eval_clip_starts(rec.num_frames, self.cl, self.num_clips)
+        indices = np.asarray(starts)[:, None] + np.arange(self.cl)[None, :]
+        frames = self._frames(rec, indices)
+        box = crop_box(frames.shape[1], frames.shape[2], self.crop, None)
+        clips = [to_clip_tensor(frames[k * self.cl:(k + 1) * self.cl], *box, self.crop)
+                 for k in range(self.num_clips)]
+        return torch.stack(clips), rec.label_index, index
+
+
+class LabelledClipDataset(_VideoDataset):
+    """One random clip per video with its action label, random crop (fine-tuning)."""
+
+    def __init__(self, records, root, cl, resize, crop, train=True, backend="auto", seed=0):
+        keep, self.skipped = _usable(records, cl, f"clips of {cl} frames")
+        super().__init__(keep, root, resize, crop, train, backend, seed)
+        self.cl = cl
+
+    def __getitem__(self, index: int):
+        i, rng = self._split_index(index)
+        rec = self.records[i]
+        last = rec.num_frames - self.cl
+        start = int(rng.integers(0, last + 1)) if rng is not None else last // 2
+        frames = self._frames(rec, np.arange(start, start + self.cl))
+        box = crop_box(frames.shape[1], frames.shape[2], self.crop, rng)
+        return to_clip_tensor(frames, *box, self.crop), rec.label_index, i
+
+
+class EpochSampler(Sampler):
+    """Yields ``epoch * n + i`` so that datasets can derive their randomness from
+    (seed, epoch, index). Shuffles with a generator seeded by (seed, epoch); shards the
+    order across ``world_size`` ranks (padding by repetition, as DistributedSampler)."""
+
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True, rank: int = 0,
+                 world_size: int = 1):
+        self.n, self.seed, self.shuffle = n, seed, shuffle
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _order(self) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        per_rank = -(-self.n // self.world_size)
+        order += order[: per_rank * self.world_size - self.n]
+        return order[self.rank::self.world_size]
+
+    def __iter__(self):
+        offset = self.epoch * self.n if self.shuffle else 0
+        return iter([offset + i for i in self._order()])
+
+    def __len__(self) -> int:
+        return -(-self.n // self.world_size)

@@ -1,0 +1,90 @@
+"""Profiles: the sizes a run is made at, as plain data.
+
+``smoke`` runs in seconds (CI), ``teaching`` in minutes on a 2-core laptop CPU on the
+synthetic set, ``paper`` uses the paper's settings (spec sections 4 and 5) on GPUs. Nothing
+else in the toolkit branches on where it runs: commands and notebooks take a profile name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from vcop_lab.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Profile:
+    """All knobs that change with the size of a run."""
+
+    name: str
+    synth_preset: str            # synthetic set generated when no data is given
+    arch: str                    # default backbone
+    width: float                 # channel width multiplier (1.0 = the paper's networks)
+    setting: str                 # default cl-it-tl of pretraining
+    resize: tuple[int, int]      # frames resized to (H, W)
+    crop: int                    # square crop fed to the network
+    crop_per: str                # "clip" (reference code) or "tuple"
+    batch_size: int              # tuples per step
+    lr: float
+    momentum: float
+    weight_decay: float
+    epochs: int                  # pretraining epochs
+    max_minutes: float | None    # wall-clock cap of one pretraining run (None: no cap)
+    n_val: float                 # validation videos held out of train (count, or fraction < 1)
+    num_workers: int
+    eval_clips: int              # clips per video in retrieval and fine-tune testing
+    ft_epochs: int
+    ft_batch_size: int
+    ft_lr: float
+    ft_max_minutes: float | None
+    qa_clips: int                # clips per video for VideoQA
+    qa_epochs: int
+    qa_hidden: int
+    sample_epochs: int           # K epochs of recording for the sample curriculum
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_overrides(self, **kw) -> Profile:
+        """A copy with some knobs changed (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+PAPER = Profile(
+    name="paper", synth_preset="large", arch="r3d", width=1.0, setting="16-8-3",
+    resize=(128, 171), crop=112, crop_per="clip", batch_size=8, lr=1e-3, momentum=0.9,
+    weight_decay=5e-4, epochs=300, max_minutes=None, n_val=800, num_workers=8, eval_clips=10,
+    ft_epochs=150, ft_batch_size=8, ft_lr=1e-3, ft_max_minutes=None, qa_clips=20,
+    qa_epochs=30, qa_hidden=300, sample_epochs=5,
+)
+
+# Scaled for a 2-core CPU: quarter width, 8-frame clips at 56x56, shorter schedules and a
+# larger learning rate so that a few minutes of training converge.
+TEACHING = Profile(
+    name="teaching", synth_preset="teaching", arch="r3d", width=0.25, setting="8-4-3",
+    resize=(64, 86), crop=56, crop_per="tuple", batch_size=16, lr=1e-2, momentum=0.9,
+    weight_decay=5e-4, epochs=30, max_minutes=8.0, n_val=0.1, num_workers=2, eval_clips=10,
+    ft_epochs=20, ft_batch_size=16, ft_lr=1e-2, ft_max_minutes=4.0, qa_clips=20,
+    qa_epochs=30, qa_hidden=128, sample_epochs=3,
+)
+
+SMOKE = Profile(
+    name="smoke", synth_preset="smoke", arch="r3d", width=0.125, setting="4-2-3",
+    resize=(32, 43), crop=28, crop_per="tuple", batch_size=8, lr=1e-2, momentum=0.9,
+    weight_decay=5e-4, epochs=2, max_minutes=1.0, n_val=0.2, num_workers=0, eval_clips=4,
+    ft_epochs=2, ft_batch_size=8, ft_lr=1e-2, ft_max_minutes=1.0, qa_clips=8,
+    qa_epochs=3, qa_hidden=32, sample_epochs=1,
+)
+
+PROFILES = {p.name: p for p in (SMOKE, TEACHING, PAPER)}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """The profile called ``name`` (smoke, teaching or paper)."""
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise SettingsError(f"unknown profile {name!r}",
+                            fix=f"choose one of {', '.join(PROFILES)}") from None

@@ -1,0 +1,74 @@
+"""Where and how runs execute: device choice, seeds, worker threads."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """The device to run on: ``prefer`` when given ("cpu", "cuda", "cuda:1", "mps"),
+    else CUDA, then Apple's MPS, then the CPU."""
+    if prefer and prefer != "auto":
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch on the CPU and on every CUDA device."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)  # no `if gpu:` guard: device 0 must be seeded too
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader worker setup: one torch thread per worker (two cores are easily
+    oversubscribed) and Python/NumPy seeds derived from the worker's torch seed."""
+    torch.set_num_threads(1)
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def rng_state() -> dict:
+    """Every random state a run depends on, to store in a checkpoint."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        # as a tensor: checkpoints are loaded with weights_only=True, which refuses numpy arrays
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` saved."""
+    random.setstate(_as_python_state(state["python"]))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(torch.as_tensor(state["torch"], dtype=torch.uint8))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([torch.as_tensor(s, dtype=torch.uint8) for s in state["cuda"]])
+
+
+def _as_python_state(state):
+    # weights_only checkpoints turn tuples into lists; random.setstate needs tuples back
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
+
+
+def default_workers() -> int:
+    """DataLoader workers: as many as cores, at most 4 (decoding small clips saturates early)."""
+    return max(0, min(4, (os.cpu_count() or 1)))

@@ -1,0 +1,165 @@
+"""The one training loop: epochs, mixed precision, DDP, checkpoints, metrics history.
+
+Both pretraining (clip order) and fine-tuning (action labels) run through :func:`fit`.
+A task supplies two functions:
+
+- ``step(model, batch, device) -> (loss, correct, count)`` for one training batch;
+- ``evaluate(model, loader, device) -> {"loss": ..., "acc": ...}`` on the validation set.
+
+Every epoch writes ``last.pt`` (model, optimiser, scaler, epoch, random states, history)
+atomically, ``best.pt`` when the validation loss improved, and ``history.json``. With
+``resume=True`` a run continues from ``last.pt`` and ends exactly where an uninterrupted
+run would have.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from vcop_lab import distributed
+from vcop_lab.checkpoint import atomic_save, load_checkpoint
+from vcop_lab.data.datasets import EpochSampler
+from vcop_lab.runtime import pick_device, rng_state, seed_everything, set_rng_state, worker_init_fn
+
+
+@dataclass
+class FitConfig:
+    """How to train: the optimiser, the budget and where to write."""
+
+    out_dir: Path
+    epochs: int
+    batch_size: int
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    num_workers: int = 0
+    seed: int = 0
+    device: str | None = None
+    amp: bool | None = None          # None: on for CUDA, off elsewhere
+    channels_last: bool | None = None  # None: on for CUDA
+    max_minutes: float | None = None
+    resume: bool = False
+    progress: bool = True
+    meta: dict = field(default_factory=dict)  # settings recorded in every checkpoint
+
+
+def make_loader(dataset, batch_size: int, sampler, num_workers: int, device: torch.device,
+                drop_last: bool = False) -> DataLoader:
+    """A DataLoader with the fast-path options: persistent workers with one thread each,
+    pinned memory when feeding a GPU, a couple of batches prefetched per worker."""
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+        worker_init_fn=worker_init_fn, persistent_workers=num_workers > 0,
+        pin_memory=device.type == "cuda", drop_last=drop_last,
+        prefetch_factor=2 if num_workers > 0 else None,
+    )
+
+
+def _save_last(cfg, model, opt, scaler, epoch, history, best):
+    atomic_save({
+        "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
+        "epoch": epoch, "history": history, "best_val_loss": best, "rng": rng_state(),
+        "meta": cfg.meta,
+    }, cfg.out_dir / "last.pt")
+
+
+def fit(model: torch.nn.Module, train_set, val_set, step, evaluate, cfg: FitConfig,
+        on_train_mode=None) -> dict:
+    """Train ``model`` and return ``{"history", "best_epoch", "best_val_loss", "device",
+    "stopped_by_budget", "train_seconds"}``. ``on_train_mode(model)`` runs after every
+    ``model.train()`` (e.g. to keep frozen BatchNorm layers in eval mode)."""
+    cfg.out_dir = Path(cfg.out_dir)
+    seed_everything(cfg.seed)
+    rank, world, device = distributed.setup(pick_device(cfg.device))
+    amp = device.type == "cuda" if cfg.amp is None else cfg.amp and device.type == "cuda"
+    channels_last = device.type == "cuda" if cfg.channels_last is None else cfg.channels_last
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last_3d)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    start, history, best = 0, [], math.inf
+    last = cfg.out_dir / "last.pt"
+    if cfg.resume and last.exists():
+        ckpt = load_checkpoint(last)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        scaler.load_state_dict(ckpt["scaler"])
+        start, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best_val_loss"]
+        set_rng_state(ckpt["rng"])
+    net = DistributedDataParallel(model) if world > 1 else model
+    sampler = EpochSampler(len(train_set), cfg.seed, True, rank, world)
+    loader = make_loader(train_set, cfg.batch_size, sampler, cfg.num_workers, device)
+    val_loader = None
+    if val_set is not None and len(val_set):
+        val_loader = make_loader(val_set, cfg.batch_size,
+                                 EpochSampler(len(val_set), shuffle=False), cfg.num_workers, device)
+    spent = sum(h["seconds"] for h in history)
+    stopped = False
+    main = distributed.is_main()
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        sampler.set_epoch(epoch)
+        net.train()
+        if on_train_mode:
+            on_train_mode(model)
+        tot_loss = tot_correct = tot_n = 0.0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=not (cfg.progress and main))
+        for batch in bar:
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                loss, correct, n = step(net, batch, device, channels_last)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            tot_loss += loss.item() * n
+            tot_correct += correct
+            tot_n += n
+            bar.set_postfix(loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.2f}")
+        train_seconds = time.perf_counter() - t0
+        val = evaluate(model, val_loader, device) if val_loader is not None else {}
+        seconds = time.perf_counter() - t0
+        spent += seconds
+        record = {"epoch": epoch + 1, "train_loss": tot_loss / max(tot_n, 1),
+                  "train_acc": tot_correct / max(tot_n, 1), "val_loss": val.get("loss"),
+                  "val_acc": val.get("acc"), "lr": opt.param_groups[0]["lr"],
+                  "seconds": seconds, "train_items_per_second": tot_n / train_seconds}
+        history.append(record)
+        val_loss = val.get("loss", record["train_loss"])
+        if main:
+            if val_loss < best:
+                best = val_loss
+                atomic_save({"model": model.state_dict(), "epoch": epoch, "meta": cfg.meta,
+                             "val_loss": val_loss}, cfg.out_dir / "best.pt")
+            _save_last(cfg, model, opt, scaler, epoch, history, best)
+            (cfg.out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        if cfg.progress and main:
+            tqdm.write(f"epoch {epoch + 1}: train loss {record['train_loss']:.3f} "
+                       f"acc {record['train_acc']:.3f}" + (
+                           f" | val loss {val['loss']:.3f} acc {val['acc']:.3f}" if val else ""))
+        over = cfg.max_minutes is not None and spent > cfg.max_minutes * 60
+        if distributed.any_rank(over):
+            stopped = epoch + 1 < cfg.epochs
+            break
+    distributed.barrier()
+    best_epoch = min(history, key=lambda h: h["val_loss"] if h["val_loss"] is not None
+                     else h["train_loss"])["epoch"] if history else None
+    return {"history": history, "best_epoch": best_epoch, "best_val_loss": best,
+            "device": str(device), "stopped_by_budget": stopped, "train_seconds": spent,
+            "amp": amp, "world_size": world, "config": _plain(asdict(cfg))}
+
+
+def _plain(d: dict) -> dict:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
