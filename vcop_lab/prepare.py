@@ -238,7 +238,8 @@ def _init_worker() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool of ``workers`` decoding processes with one thread each."""
     # forkserver/spawn children start clean: forking a parent whose torch thread pool already
     # ran can deadlock. The forkserver imports the decoders once and forks cheap workers.
     methods = mp.get_all_start_methods()
@@ -252,49 +253,48 @@ def _probe_all(paths: list[str], root: Path, backend: str, workers: int, progres
                on_result) -> None:
     """Probe ``paths`` (relative to ``root``), calling ``on_result(path, result)`` for each."""
     bar = tqdm(total=len(paths), unit="video", desc="counting frames", disable=not progress)
+
+    def report(path: str, result: dict) -> None:
+        on_result(path, result)
+        bar.update()
+
     try:
         if workers <= 1:
             for path in paths:
-                on_result(path, _probe_task(str(root / path), backend))
-                bar.update()
+                report(path, _probe_task(str(root / path), backend))
             return
         queue = list(reversed(paths))
-        suspects: list[str] = []  # files in flight when a worker died
         while queue:
-            try:
-                _run_pool(queue, root, backend, workers, on_result, bar)
-            except BrokenProcessPool as exc:
-                suspects = exc.args[1] if len(exc.args) > 1 else []
+            suspects = _run_pool(queue, root, backend, workers, report)
             for path in suspects:  # retried alone: a file that kills the decoder twice is bad
                 try:
-                    with _pool(1) as pool:
+                    with worker_pool(1) as pool:
                         result = pool.submit(_probe_task, str(root / path), backend).result()
                 except BrokenProcessPool:
                     result = {"ok": False, "reason": "the decoder crashed on this file"}
-                on_result(path, result)
-                bar.update()
-            suspects = []
+                report(path, result)
     finally:
         bar.close()
 
 
-def _run_pool(queue: list[str], root: Path, backend: str, workers: int, on_result, bar):
-    # A bounded window of tasks in flight, so a crashing decoder implicates few files.
-    with _pool(workers) as pool:
-        running = {}
-        while queue or running:
-            while queue and len(running) < 2 * workers:
-                path = queue.pop()
-                running[pool.submit(_probe_task, str(root / path), backend)] = path
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                path = running.pop(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    raise BrokenProcessPool("a worker died", [path, *running.values()]) from None
-                on_result(path, result)
-                bar.update()
+def _run_pool(queue: list[str], root: Path, backend: str, workers: int, report) -> list[str]:
+    """Probe from ``queue`` until it is empty or a worker dies; returns the files that were
+    in flight when one died (a bounded window keeps that list short)."""
+    running: dict = {}
+    try:
+        with worker_pool(workers) as pool:
+            while queue or running:
+                while queue and len(running) < 2 * workers:
+                    path = queue[-1]
+                    running[pool.submit(_probe_task, str(root / path), backend)] = path
+                    queue.pop()
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    result = future.result()  # raises BrokenProcessPool if a worker died
+                    report(running.pop(future), result)
+    except BrokenProcessPool:
+        return list(running.values())
+    return []
 
 
 class _ProbeCache:
@@ -466,7 +466,7 @@ def prepare(dataset: str, root: str | Path, out: str | Path, split: int = 1,
     # Frame counts: from the cache when the file is unchanged, else decoded in parallel.
     cache = _ProbeCache(out / CACHE_NAME, root, backend)
     results: dict[str, dict] = {}
-    keys, to_probe = {}, []
+    keys, to_probe, cached = {}, [], 0
     for _, path in matched:
         try:
             keys[path] = _ProbeCache.key(root / path)
@@ -476,9 +476,9 @@ def prepare(dataset: str, root: str | Path, out: str | Path, split: int = 1,
         hit = cache.get(path, keys[path])
         if hit is not None:
             results[path] = hit
+            cached += 1
         else:
             to_probe.append(path)
-    cached = len(matched) - len(to_probe) - sum(1 for p in results if p not in keys)
     fresh = 0
 
     def on_result(path: str, result: dict) -> None:

@@ -193,3 +193,35 @@ def pretrain(data: str | Path, out: str | Path, profile="teaching", arch: str | 
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
+
+
+def summary_line(metrics: dict) -> str:
+    """One line for the terminal: test order accuracy next to chance."""
+    return (f"{metrics['arch']} {metrics['setting']}: test order accuracy (tuple level) "
+            f"{100 * metrics['test_order_acc']:.1f}% (chance {100 * metrics['chance']:.1f}%) "
+            f"after {metrics['epochs_run']} epochs, {metrics['train_minutes']:.1f} min, "
+            f"{metrics['clips_per_second']:.0f} clips/s on {metrics['device']}")
+
+
+def pretrain_cli(args) -> int:
+    """``vcop-lab pretrain``."""
+    metrics = pretrain(args.data, args.out, profile=args.profile, arch=args.arch,
+                       setting=args.setting, seed=args.seed, init=args.init,
+                       resume=args.resume, epochs=args.epochs, max_minutes=args.max_minutes,
+                       device=args.device, num_workers=args.workers)
+    if not metrics:  # a non-zero rank of a distributed run
+        return 0
+    print(summary_line(metrics))
+    if args.sample_curriculum:
+        from vcop_lab.curriculum import sample_curriculum
+        result = sample_curriculum(args.data, args.out, args.out / "best.pt",
+                                   threshold=args.sample_threshold,
+                                   record_epochs=args.sample_record_epochs,
+                                   extra_epochs=args.sample_extra_epochs,
+                                   profile=args.profile, seed=args.seed, device=args.device)
+        print(f"sample curriculum: dropped {result['dropped']} of {result['train_videos']} "
+              f"easy videos; continuing on the hard ones gives "
+              f"{100 * result['continue_on_hard']:.1f}%, on all "
+              f"{100 * result['continue_on_all']:.1f}% (test order accuracy)")
+    print(f"results in {args.out}/metrics.json")
+    return 0

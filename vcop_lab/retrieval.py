@@ -49,7 +49,11 @@ FeatureArray = Tensor | np.ndarray
 
 
 def gallery_resident(num_gallery: int, dim: int, budget_bytes: int, dtype_bytes: int = 4) -> bool:
-    """Whether a normalised copy of the whole gallery fits in half of ``budget_bytes``."""
+    """Whether a normalised copy of the whole gallery fits in half of ``budget_bytes``.
+
+    The search makes that copy only when the gallery needs converting anyway (another dtype,
+    such as float16, or another device); otherwise it reads the gallery in place.
+    """
     return num_gallery * dim * dtype_bytes <= budget_bytes // 2
 
 
@@ -65,9 +69,10 @@ def chunk_memory_bytes(
 ) -> int:
     """Estimated extra memory of one streaming search step, in bytes.
 
-    Counts the normalised query chunk, the gallery chunk (converted on the fly) or the
-    normalised resident gallery, the ``chunk_q x chunk_g`` similarity buffer, the running and
-    merged top-k values and indices, the gallery's inverse norms and torch.topk's workspace.
+    Counts the normalised query chunk, the gallery chunk (as if converted on the fly: an upper
+    bound when the gallery is read in place) or the normalised resident gallery copy, the
+    ``chunk_q x chunk_g`` similarity buffer, the running and merged top-k values and indices,
+    the gallery's inverse norms and torch.topk's workspace.
     """
     pair = dtype_bytes + _INDEX_BYTES
     kk = min(k, chunk_g)
@@ -247,10 +252,12 @@ def topk_neighbours(
         numpy inputs). Rows of zeros have similarity 0 to everything. The order among exactly
         tied similarities is unspecified.
 
-    Memory: the gallery is normalised once into a copy when that copy fits in half the budget;
-    otherwise it is read chunk by chunk and its precomputed inverse norms scale the chunk's
-    similarity columns (the same as normalising the chunk, without copying it). Each query
-    chunk is normalised into a small copy. Per step the search holds one
+    Memory: a gallery already in the compute dtype (float32, or float64 when both inputs are
+    float64) on the compute device is read in place, chunk by chunk, and its precomputed
+    inverse norms scale each chunk's similarity columns (the same as normalising the gallery,
+    without a copy). A gallery that needs converting (float16, another device) is normalised
+    once into a copy when that fits in half the budget, else converted chunk by chunk. Each
+    query chunk is normalised into a small copy. Per step the search holds one
     ``chunk_q x chunk_g`` similarity buffer (reused) and a running top-k per query, merged
     with ``torch.topk`` on the concatenation of the running and the new chunk's top-k.
     """
@@ -267,6 +274,8 @@ def topk_neighbours(
     k = int(k)
     out_device = queries.device if isinstance(queries, Tensor) else torch.device("cpu")
     device = torch.device(device) if device is not None else out_device
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
     dtype = _compute_dtype(queries, gallery)
     if num_q == 0:
         return torch.empty(0, k, dtype=dtype, device=out_device), torch.empty(
@@ -277,9 +286,13 @@ def topk_neighbours(
     planned_q, planned_g = plan_chunks(num_q, num_g, dim, k, memory_budget_bytes, elem)
     chunk_q = min(num_q, _positive(chunk_size, "chunk_size") or planned_q)
     chunk_g = min(num_g, _positive(gallery_chunk, "gallery_chunk") or planned_g)
-    resident = gallery_resident(num_g, dim, memory_budget_bytes, elem)
-
-    # Gallery: a normalised resident copy, or inverse norms for on-the-fly scaling.
+    # Gallery: read in place when it is already in the compute dtype on the compute device
+    # (no copy at all); else a normalised copy made once when it fits the budget; else
+    # converted chunk by chunk. In place or chunk by chunk, precomputed inverse norms scale
+    # the similarity columns, which equals normalising the gallery rows.
+    resident = not _in_place(gallery, device, dtype) and gallery_resident(
+        num_g, dim, memory_budget_bytes, elem
+    )
     gallery_inv = None
     if resident:
         gal = torch.empty(num_g, dim, dtype=dtype, device=device)
@@ -331,6 +344,13 @@ def topk_neighbours(
         out_sims[q0:q1] = best_v
         out_idx[q0:q1] = best_i
     return out_sims, out_idx
+
+
+def _in_place(x: FeatureArray, device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether rows of ``x`` can enter the matmul without a conversion copy."""
+    if isinstance(x, Tensor):
+        return x.dtype == dtype and x.device == device
+    return device.type == "cpu" and x.dtype == torch.empty(0, dtype=dtype).numpy().dtype
 
 
 def _positive(value: int | None, name: str) -> int | None:

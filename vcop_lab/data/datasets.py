@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
-from vcop_lab.data.video import read_frames
 
 from vcop_lab.data import sampling
 from vcop_lab.data.manifest import VideoRecord
 from vcop_lab.data.transforms import crop_box, resize_frames, to_clip_tensor
+from vcop_lab.data.video import read_frames
 
 
 def _usable(records: list[VideoRecord], needed: int, what: str) -> tuple[list, list]:
@@ -169,8 +169,7 @@ class EpochSampler(Sampler):
         return order[self.rank::self.world_size]
 
     def __iter__(self):
-        offset = self.epoch * self.n if self.shuffle else 0
-        return iter([offset + i for i in self._order()])
+        return iter([self.epoch * self.n + i for i in self._order()])
 
     def __len__(self) -> int:
         return -(-self.n // self.world_size)

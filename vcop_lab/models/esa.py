@@ -116,9 +116,7 @@ class ESA(nn.Module):
         """(N, L) padded token ids + (N,) lengths -> (N, hidden), the LSTM's last state."""
         words = self.dropout(self.embed(tokens))
         # Packing makes the LSTM stop at each question's own end, so padding changes nothing.
-        packed = pack_padded_sequence(
-            words, lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
+        packed = pack_padded_sequence(words, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(packed)
         return h[-1]
 

@@ -65,7 +65,9 @@ def load_ground_truth(path: str | Path) -> dict[str, dict]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ManifestError(f"line {line_no} is not JSON ({e})", path=path, fix=FIX) from None
+                raise ManifestError(
+                    f"line {line_no} is not JSON ({e})", path=path, fix=FIX
+                ) from None
             if not isinstance(record, dict) or "path" not in record:
                 raise ManifestError(f"line {line_no} has no 'path'", path=path, fix=FIX)
             records[record["path"]] = record
@@ -208,7 +210,9 @@ def _spatial_where(r, rng, ctx):
     dx, dy = ax - bx, ay - by
     if max(abs(dx), abs(dy)) <= ctx["tol"]:
         return None
-    answer = ("left" if dx < 0 else "right") if abs(dx) >= abs(dy) else ("above" if dy < 0 else "below")
+    answer = (
+        ("left" if dx < 0 else "right") if abs(dx) >= abs(dy) else ("above" if dy < 0 else "below")
+    )
     return f"where is the {_name(actor)} relative to the {_name(other)} at the {moment}", answer
 
 

@@ -1,0 +1,29 @@
+"""``results.json`` of a batch reproduction: notebooks record their named figures here."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def read_results(path: str | Path) -> dict:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def record(path: str | Path | None, section: str, values: dict) -> dict:
+    """Merge ``values`` into ``section`` of the JSON file at ``path`` (atomically).
+
+    ``path`` None (a notebook run by hand) records nothing and returns ``values``.
+    """
+    if path is None:
+        return values
+    path = Path(path)
+    data = read_results(path)
+    data.setdefault(section, {}).update(json.loads(json.dumps(values, default=str)))
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+    return values
