@@ -14,7 +14,9 @@ subprocess so that one method's memory peak cannot hide another's:
 
 Peak memory is the process's peak resident set size (``ru_maxrss``); "extra" is that peak
 minus the resident size after loading the features, just before the first timed call.
-Times are the best of ``--repeat`` calls (the median is in the JSON as well).
+Times are the best of ``--repeat`` calls (the median is in the JSON as well). Because other
+work on a shared machine can slow one subprocess and not the next, the headline ratio to the
+floor comes from one more subprocess that times ``floor`` and ``ours`` alternately.
 
 ``--ucf101-scale`` simulates UCF101 split 1 at clip level (Q = 37,830, G = 95,370,
 D = 9216): the gallery (3.5 GB) is written to a memory-mapped ``.npy`` file and searched in
@@ -115,10 +117,26 @@ def _worker(method: str, spec: dict) -> dict:
     def baseline():
         return retrieval.full_matrix_baseline(queries, gallery, k)
 
-    run = {"floor": floor, "floor_single": floor_single, "ours": ours, "baseline": baseline}
-    run = run[method]
     # Warm up MKL / OpenMP on a tiny problem so that their start-up is not timed.
     retrieval.topk_neighbours(torch.randn(64, 32), torch.randn(256, 32), 5)
+    if method == "interleaved":
+        # Floor and ours alternately in one process: the other load on a shared machine then
+        # hits both alike, which makes their ratio trustworthy.
+        pairs = []
+        for _ in range(spec["repeat"]):
+            pair = []
+            for fn in (floor, ours):
+                start = time.perf_counter()
+                fn()
+                pair.append(time.perf_counter() - start)
+            pairs.append(pair)
+        return {"method": method, "floor_times_s": [p[0] for p in pairs],
+                "ours_times_s": [p[1] for p in pairs],
+                "ratio_best": min(p[1] for p in pairs) / min(p[0] for p in pairs),
+                "ratio_median": statistics.median(p[1] / p[0] for p in pairs)}
+
+    run = {"floor": floor, "floor_single": floor_single, "ours": ours, "baseline": baseline}
+    run = run[method]
     rss_before = _peak_rss_bytes()
     times, result = [], None
     for _ in range(spec["repeat"]):
@@ -139,7 +157,6 @@ def _worker(method: str, spec: dict) -> dict:
         "extra_bytes": peak - rss_before,
         "chunk_q": chunk_q if method != "floor_single" else num_q,
         "chunk_g": chunk_g if method != "floor_single" else num_g,
-        "gallery_resident": retrieval.gallery_resident(num_g, dim, budget, 4),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
@@ -200,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
     num_q, num_g, dim, k = args.queries, args.gallery, args.dim, args.k
 
     sys.path.insert(0, str(REPO))
-    from vcop_lab.retrieval import gallery_resident, plan_chunks
+    from vcop_lab.retrieval import plan_chunks
 
     planned_q, planned_g = plan_chunks(num_q, num_g, dim, k, budget, 4)
     if args.queries_subset is None and args.ucf101_scale:
@@ -233,6 +250,8 @@ def main(argv: list[str] | None = None) -> dict:
         for method in methods:
             print(f"running {method} ...", flush=True)
             results[method] = _spawn(method, spec)
+        print("running floor and ours interleaved ...", flush=True)
+        interleaved = _spawn("interleaved", spec)
 
         agreement = None
         if "baseline" in results:
@@ -254,7 +273,8 @@ def main(argv: list[str] | None = None) -> dict:
             "queries_run": run_q, "repeat": args.repeat, "budget_bytes": budget,
             "ucf101_scale": args.ucf101_scale, "features_memory_mapped": use_mmap,
             "planned_chunk_q": planned_q, "planned_chunk_g": planned_g,
-            "gallery_resident": gallery_resident(num_g, dim, budget, 4),
+            # float32 features on the CPU: the search reads the gallery in place, no copy
+            "gallery_read_in_place": True,
         },
         "machine": {
             "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -264,6 +284,8 @@ def main(argv: list[str] | None = None) -> dict:
         "floor_method": floor_name,
         "floor_gflops": flops / floor_s / 1e9,
         "ratio_ours_to_floor": ours["best_s"] / floor_s,
+        # the headline figure: floor and ours timed alternately in one process
+        "interleaved": interleaved,
         "target_ratio_to_floor": 1.3,
         "baseline_projected_bytes_lower_bound": projected_full,
         "indices_equal_to_baseline_fraction": agreement,
@@ -295,16 +317,18 @@ def _print_table(summary: dict) -> None:
     cfg = summary["config"]
     print(f"\nQ={cfg['queries']} (run {cfg['queries_run']}), G={cfg['gallery']}, "
           f"D={cfg['dim']}, k={cfg['k']}, budget {_gb(cfg['budget_bytes'])}, "
-          f"chunks {cfg['planned_chunk_q']} x {cfg['planned_chunk_g']}, gallery "
-          f"{'copied once' if cfg['gallery_resident'] else 'streamed'}, "
+          f"chunks {cfg['planned_chunk_q']} x {cfg['planned_chunk_g']}, float32 features "
           f"{'memory-mapped' if cfg['features_memory_mapped'] else 'in RAM'}")
     print(f"{'method':<14}{'best s':>10}{'median s':>10}{'peak RSS':>12}{'extra':>12}")
     for name, r in summary["methods"].items():
         print(f"{name:<14}{r['best_s']:>10.2f}{r['median_s']:>10.2f}"
               f"{_gb(r['peak_rss_bytes']):>12}{_gb(r['extra_bytes']):>12}")
     print(f"floor ({summary['floor_method']}): {summary['floor_gflops']:.0f} GFLOP/s")
-    print(f"ours / matmul floor: {summary['ratio_ours_to_floor']:.2f}x "
-          f"(target <= {summary['target_ratio_to_floor']}x)")
+    inter = summary["interleaved"]
+    print(f"ours / matmul floor, timed alternately in one process: best "
+          f"{inter['ratio_best']:.2f}x, median {inter['ratio_median']:.2f}x "
+          f"(target <= {summary['target_ratio_to_floor']}x); from the separate runs above: "
+          f"{summary['ratio_ours_to_floor']:.2f}x")
     if "ratio_baseline_to_ours_time" in summary:
         print(f"baseline / ours: time {summary['ratio_baseline_to_ours_time']:.2f}x, extra "
               f"memory {summary['ratio_baseline_to_ours_extra_memory']:.1f}x; indices equal "

@@ -14,8 +14,13 @@ import pytest
 from vcop_lab import prepare as prep
 from vcop_lab.data.manifest import load_manifest
 from vcop_lab.data.sampling import parse_setting
-from vcop_lab.data.splits import (load_split, manifests_dir, read_class_index, read_split_list,
-                                  split_files)
+from vcop_lab.data.splits import (
+    load_split,
+    manifests_dir,
+    read_class_index,
+    read_split_list,
+    split_files,
+)
 from vcop_lab.errors import ManifestError
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -120,7 +125,8 @@ def test_shipped_lists_match_their_sources():
 
 # (list entry, side, what lies on disk: a real clip, "corrupt", or None = missing)
 UCF_TABLE = [
-    ("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "train", "ucf101/mmaction2_tests_data_test.avi"),
+    ("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "train",
+     "ucf101/mmaction2_tests_data_test.avi"),
     ("ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi", "train", None),
     ("Archery/v_Archery_g01_c01.avi", "train", "ucf101/paddlevideo_data_example.avi"),
     ("SoccerJuggling/v_SoccerJuggling_g23_c01.avi", "train", "ucf101/v_SoccerJuggling_g23_c01.avi"),
@@ -314,8 +320,9 @@ def test_reencode_two_clips(tmp_path):
     from vcop_lab.data.reencode import reencode_dataset
     from vcop_lab.data.video import probe
 
-    clips = {"wave/RATRACE_wave_f_nm_np1_fr_goo_37.avi": "hmdb51/RATRACE_wave_f_nm_np1_fr_goo_37.avi",
-             "cartwheel/Turnk.avi": "hmdb51/hmdb51_Turnk_r_Pippi_Michel_cartwheel_f_cm_np2_le_med_6.avi"}
+    clips = {"wave/RATRACE.avi": "hmdb51/RATRACE_wave_f_nm_np1_fr_goo_37.avi",
+             "cartwheel/Turnk.avi":
+                 "hmdb51/hmdb51_Turnk_r_Pippi_Michel_cartwheel_f_cm_np2_le_med_6.avi"}
     src = tmp_path / "src"
     frames = _decoded_frames()
     records = []
@@ -334,3 +341,36 @@ def test_reencode_two_clips(tmp_path):
         info = probe(tmp_path / "small" / rec.path)
         assert info.num_frames == rec.num_frames == frames[Path(clip).name]
         assert (info.height, info.width) == (rec.height, rec.width) == size
+
+
+# ------------------------------------------------------------------------- a crashing decoder
+
+def _crashing_task(path: str, backend: str) -> dict:
+    if Path(path).name == "v_crash.avi":
+        os._exit(1)  # what a segfault in a decoder looks like to the pool
+    return {"ok": True, "num_frames": 100, "fps": 25.0, "width": 32, "height": 32,
+            "backend": backend}
+
+
+def test_worker_crash_is_one_bad_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(prep, "_probe_task", _crashing_task)
+    paths = [f"v_{i}.avi" for i in range(6)] + ["v_crash.avi"] + [f"w_{i}.avi" for i in range(5)]
+    results = {}
+    prep._probe_all(paths, tmp_path, "auto", 2, False, results.__setitem__)
+    assert sorted(results) == sorted(paths)
+    assert results.pop("v_crash.avi") == {"ok": False,
+                                          "reason": "the decoder crashed on this file"}
+    assert all(r["ok"] for r in results.values()), results
+
+
+def test_manifests_dir_env_override(tmp_path, monkeypatch):
+    lists = tmp_path / "ucf101"
+    _write(lists / "classInd.txt", [f"{i} {c}" for i, c in enumerate(CLASSES, 1)])
+    _write(lists / "trainlist02.txt", TRAIN_LINES)
+    _write(lists / "testlist02.txt", ["CricketShot/v_CricketShot_g04_c01.avi"])
+    monkeypatch.setenv("VCOP_LAB_MANIFESTS", str(tmp_path))
+    assert manifests_dir() == tmp_path
+    assert [e.split for e in load_split("ucf101", 2)] == ["train"] * 3 + ["test"]
+    monkeypatch.setenv("VCOP_LAB_MANIFESTS", str(tmp_path / "nowhere"))
+    with pytest.raises(ManifestError, match="VCOP_LAB_MANIFESTS"):
+        manifests_dir()

@@ -221,3 +221,20 @@ def test_search_stays_within_planned_chunks(monkeypatch, data64):
     topk_neighbours(queries, gallery, 5, memory_budget_bytes=budget)
     assert shapes and plan[0] * plan[1] < 53 * 131
     assert max(a for a, _ in shapes) <= plan[0] and max(b for _, b in shapes) <= plan[1]
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                          reason="no CUDA device"))],
+)
+def test_device_argument_moves_chunks_and_returns_on_query_device(data64, device):
+    queries, gallery = data64
+    want_v, want_i = full_matrix_baseline(queries, gallery, 5)
+    # on another device the gallery is copied once (big budget) or chunk by chunk (small)
+    for budget in (2**30, 3000):
+        v, i = topk_neighbours(queries, gallery, 5, device=device, memory_budget_bytes=budget,
+                               chunk_size=16, gallery_chunk=40)
+        assert v.device.type == "cpu" and i.device.type == "cpu"
+        assert torch.equal(i, want_i)
+        torch.testing.assert_close(v, want_v, rtol=0, atol=1e-10)

@@ -207,6 +207,206 @@ record(RESULTS, "01_clip_shuffling", {"setting": str(setting), "span": setting.s
 ]
 
 
+NOTEBOOKS["02_pretraining"] = [
+    md("""
+# 02 · Pretraining by clip order prediction
+
+Each backbone (C3D, R3D, R(2+1)D) encodes every clip of a shuffled tuple; the order head
+compares the clip features pairwise and predicts which of the `tl!` orders was applied.
+This notebook trains on the GPU when there is one and otherwise at teaching size on the CPU,
+draws the learning curves, and compares the **task curriculum** (tl=4 warm-started from
+tl=3) with tl=4 trained from scratch on the same data, epochs and seed (the paper's Fig. 4).
+
+A run whose `metrics.json` exists is loaded instead of retrained: re-running is cheap.
+"""),
+    params(PARAMS + """ARCHS = ["r3d", "c3d", "r21d"]
+CURRICULUM_ARCH = "r3d"
+CURRICULUM_TLS = [4]     # add 5 to continue the curriculum to tl=5
+CURRICULUM_EPOCHS = None  # epochs of each curriculum stage (None: a third of the profile's)
+"""),
+    code("""
+from pathlib import Path
+
+import pandas as pd
+
+from vcop_lab import viz
+from vcop_lab.curriculum import cached_pretrain, compare_task_curriculum
+from vcop_lab.paths import synthetic_dirs
+from vcop_lab.profiles import get_profile
+from vcop_lab.results import record
+from vcop_lab.runtime import pick_device
+
+profile = get_profile(PROFILE)
+device = pick_device(DEVICE)
+root = synthetic_dirs(PROFILE, DATA_ROOT)["main"]
+print(f"{profile.name} profile on {device}: setting {profile.setting}, width {profile.width}, "
+      f"input {profile.setting.split('-')[0]}x{profile.crop}x{profile.crop}")
+"""),
+    md("""
+## Train each backbone at the profile's setting
+
+On a CPU the teaching profile caps each run at a few minutes; the budget, the epochs actually
+run and the throughput are recorded in each run's `metrics.json`.
+"""),
+    code("""
+runs_dir = Path(RUN_ROOT) / "pretrain"
+runs = {arch: cached_pretrain(runs_dir / f"{arch}-{profile.setting}-seed{SEED}", data=root,
+                              profile=profile, arch=arch, seed=SEED, device=str(device))
+        for arch in ARCHS}
+table = pd.DataFrame({arch: {"test order acc (%)": 100 * m["test_order_acc"],
+                             "chance (%)": 100 * m["chance"], "epochs": m["epochs_run"],
+                             "train minutes": m["train_minutes"],
+                             "clips / s": m["clips_per_second"]} for arch, m in runs.items()}).T
+table.round(1)
+"""),
+    code("""
+histories = {arch: pd.read_json(runs_dir / f"{arch}-{profile.setting}-seed{SEED}" /
+                                "history.json").to_dict("records") for arch in ARCHS}
+viz.training_curves(histories, chance=runs[ARCHS[0]]["chance"])
+"""),
+    md("""
+## Task curriculum against scratch
+
+Harder settings (more clips, more orders) are hard to learn from scratch. The curriculum
+initialises the tl=4 network from the tl=3 one: the backbone and the pair layer carry over,
+only the final layer is new. Both arms get the same epochs at tl=4.
+"""),
+    code("""
+base = runs_dir / f"{CURRICULUM_ARCH}-{profile.setting}-seed{SEED}" / "best.pt"
+epochs = CURRICULUM_EPOCHS or max(2, profile.epochs // 3)
+curriculum = compare_task_curriculum(root, Path(RUN_ROOT) / "curriculum", base,
+                                     tls=CURRICULUM_TLS, profile=profile, arch=CURRICULUM_ARCH,
+                                     seed=SEED, epochs=epochs, device=str(device))
+pd.DataFrame({f"tl={tl}": {"curriculum (%)": 100 * r["curriculum"]["test_order_acc"],
+                           "scratch (%)": 100 * r["scratch"]["test_order_acc"],
+                           "chance (%)": 100 * r["scratch"]["chance"],
+                           "gain (points)": r["gain_points"]}
+              for tl, r in curriculum.items()}).round(1)
+"""),
+    code("""
+tl = CURRICULUM_TLS[0]
+curves = {name: pd.read_json(Path(RUN_ROOT) / "curriculum" / f"{name}-tl{tl}" /
+                             "history.json").to_dict("records")
+          for name in ("curriculum", "scratch")}
+viz.training_curves(curves, chance=curriculum[tl]["scratch"]["chance"])
+"""),
+    code("""
+record(RESULTS, "02_pretraining", {
+    "device": str(device), "setting": profile.setting,
+    "test_order_acc": {a: m["test_order_acc"] for a, m in runs.items()},
+    "chance": runs[ARCHS[0]]["chance"],
+    "train_minutes": {a: m["train_minutes"] for a, m in runs.items()},
+    "clips_per_second": {a: m["clips_per_second"] for a, m in runs.items()},
+    "curriculum": {tl: {"curriculum": r["curriculum"]["test_order_acc"],
+                        "scratch": r["scratch"]["test_order_acc"],
+                        "gain_points": r["gain_points"], "epochs": epochs}
+                   for tl, r in curriculum.items()}})
+"""),
+]
+
+NOTEBOOKS["03_order_accuracy"] = [
+    md("""
+# 03 · What the order network gets right
+
+Order accuracy is reported next to chance (`1/tl!`). This notebook ranks the action classes
+by order accuracy (the paper's Fig. 5), shows which permutations get confused, what the
+**sample curriculum** drops and gains, and reproduces the paper's argument for clips over
+single frames (its Fig. 1) as a measured result.
+"""),
+    params(PARAMS + """ARCH = "r3d"
+SAMPLE_THRESHOLD = 0.8
+SAMPLE_EXTRA_EPOCHS = None  # epochs after dropping the easy videos (None: profile's / 3)
+"""),
+    code("""
+from pathlib import Path
+
+import pandas as pd
+
+from vcop_lab import viz
+from vcop_lab.curriculum import (cached_pretrain, frames_vs_clips, reversed_pair_accuracy,
+                                 sample_curriculum)
+from vcop_lab.data.sampling import parse_setting, permutations_for
+from vcop_lab.data.synthetic import PERIODIC_CLASSES, TIME_REVERSED_PAIRS
+from vcop_lab.paths import synthetic_dirs
+from vcop_lab.profiles import get_profile
+from vcop_lab.results import record
+from vcop_lab.runtime import pick_device
+
+profile = get_profile(PROFILE)
+device = str(pick_device(DEVICE))
+root = synthetic_dirs(PROFILE, DATA_ROOT)["main"]
+"""),
+    code("""
+run_dir = Path(RUN_ROOT) / "pretrain" / f"{ARCH}-{profile.setting}-seed{SEED}"
+metrics = cached_pretrain(run_dir, data=root, profile=profile, arch=ARCH, seed=SEED,
+                          device=device)
+print(f"{ARCH} {metrics['setting']}: test order accuracy {100 * metrics['test_order_acc']:.1f}% "
+      f"(chance {100 * metrics['chance']:.1f}%) over {metrics['test_tuples']} test tuples "
+      f"= {metrics['test_videos']} videos x every order")
+"""),
+    md("""
+## Per class, ranked
+
+Strongly ordered motion (falling, accelerating, growing) should be easy; periodic motion
+(oscillate, orbit) has a genuinely ambiguous clip order and should sit near chance.
+"""),
+    code("""
+viz.per_class_bar(metrics["per_class_order_acc"], chance=metrics["chance"],
+                  title=f"{ARCH} order accuracy per class (periodic: {', '.join(PERIODIC_CLASSES)})")
+"""),
+    code("""
+perms = permutations_for(parse_setting(metrics["setting"]).tl)
+viz.permutation_confusion(metrics["permutation_confusion"], perms)
+"""),
+    md("""
+## The sample curriculum
+
+After convergence, each training video's probability of the correct order is recorded over
+several draws. Videos that were right every time with probability above the threshold are
+easy: they are dropped, and training continues on the rest. The comparison continues on all
+videos for the same number of epochs, from the same checkpoint, with the same seed.
+"""),
+    code("""
+sample = sample_curriculum(root, Path(RUN_ROOT) / "sample" / ARCH, run_dir / "best.pt",
+                           threshold=SAMPLE_THRESHOLD, extra_epochs=SAMPLE_EXTRA_EPOCHS,
+                           profile=profile, seed=SEED, device=device)
+print(f"dropped {sample['dropped']} of {sample['train_videos']} training videos as easy; "
+      f"test order accuracy: before {100 * sample['base']:.1f}%, continuing on the hard "
+      f"ones {100 * sample['continue_on_hard']:.1f}%, on all {100 * sample['continue_on_all']:.1f}%")
+pd.Series(sample["dropped_per_class"], name="easy videos dropped").to_frame().T
+"""),
+    md("""
+## Clips against single frames
+
+The same order task with `cl=1` (single frames at the clips' first frames, as frame-order
+methods do) cannot see the direction of motion: for a class and its time reversal (rise and
+fall) a set of frames is ordered one way or the other with equal right. Clips carry the
+direction.
+"""),
+    code("""
+fvc = frames_vs_clips(root, Path(RUN_ROOT) / "frames_vs_clips", profile=profile, arch=ARCH,
+                      seed=SEED, device=device, clips_out=run_dir)
+pairs = reversed_pair_accuracy(fvc["clips"], TIME_REVERSED_PAIRS)
+table = pd.DataFrame({"clips": pairs,
+                      "frames": reversed_pair_accuracy(fvc["frames"], TIME_REVERSED_PAIRS)})
+viz.grouped_bars(table.T.to_dict("index"), ylabel="order accuracy",
+                 title=f"Time-reversed classes: clips {fvc['clip_setting']} vs frames "
+                       f"{fvc['frame_setting']}", chance=metrics["chance"])
+"""),
+    code("""
+table.loc["mean"] = table.mean()
+record(RESULTS, "03_order_accuracy", {
+    "arch": ARCH, "test_order_acc": metrics["test_order_acc"], "chance": metrics["chance"],
+    "per_class_order_acc": metrics["per_class_order_acc"],
+    "sample_curriculum": {k: sample[k] for k in ("threshold", "dropped", "kept", "base",
+                                                  "continue_on_hard", "continue_on_all")},
+    "reversed_pairs_clips": table.loc["mean", "clips"],
+    "reversed_pairs_frames": table.loc["mean", "frames"]})
+table.round(3)
+"""),
+]
+
+
 def main() -> None:
     for name, cells in NOTEBOOKS.items():
         write(NB / f"{name}.ipynb", cells)

@@ -1,8 +1,8 @@
 """The paper's two curricula, and the frames-versus-clips experiment.
 
-- Task-based: train tl=3, warm-start tl=4 from it, then tl=5 from tl=4
-  (:func:`task_curriculum`), compared with the same tl trained from scratch on the same
-  data, epochs and seed (:func:`compare_task_curriculum`).
+- Task-based: train tl=3, warm-start tl=4 from it, then tl=5 from tl=4, each compared
+  with the same tl trained from scratch on the same data, epochs and seed
+  (:func:`compare_task_curriculum`).
 - Sample-based: after convergence, record each training video's probability of the correct
   order over K epochs, drop the videos that were right every time with probability above a
   threshold, and continue on the rest (:func:`sample_curriculum`), compared with continuing
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from vcop_lab.checkpoint import load_checkpoint
 from vcop_lab.data.datasets import EpochSampler, OrderTupleDataset
-from vcop_lab.data.manifest import load_manifest, train_val_split
+from vcop_lab.data.manifest import data_root, load_manifest, train_val_split
 from vcop_lab.data.sampling import Setting, parse_setting
 from vcop_lab.pretrain import build_order_model, pretrain
 from vcop_lab.profiles import get_profile
@@ -46,39 +46,27 @@ def with_tl(setting: str | Setting, tl: int) -> str:
     return str(Setting(s.cl, s.it, tl))
 
 
-def task_curriculum(data, out_root, tls=(3, 4, 5), profile="teaching", epochs=None,
-                    **kw) -> dict[int, dict]:
-    """Train tl=tls[0] from scratch, then each next tl initialised from the previous best."""
-    prof = get_profile(profile)
-    setting = kw.pop("setting", prof.setting)
-    results, init = {}, None
-    for tl in tls:
-        out = Path(out_root) / f"curriculum-tl{tl}"
-        results[tl] = cached_pretrain(out, data=data, profile=prof, init=init, epochs=epochs,
-                                      setting=with_tl(setting, tl), **kw)
-        init = out / "best.pt"
-    return results
+def compare_task_curriculum(data, out_root, base_checkpoint, tls=(4,), profile="teaching",
+                            epochs=None, **kw) -> dict[int, dict]:
+    """Each tl in ``tls`` warm-started from the previous stage, against the same tl from
+    scratch, with the same data, seed, profile and epoch budget for that tl.
 
-
-def compare_task_curriculum(data, out_root, tl=4, profile="teaching", epochs=None,
-                            base_epochs=None, **kw) -> dict:
-    """tl trained from scratch against tl warm-started from tl-1, with the same epochs of tl.
-
-    Both arms use the same data, seed, profile and epoch budget for the tl stage; the
-    curriculum arm additionally has its tl-1 stage (as in the paper's Fig. 4).
+    ``base_checkpoint`` is the first stage (e.g. a tl=3 run's ``best.pt``); the curriculum
+    arm additionally had that stage, as in the paper's Fig. 4. Returns
+    ``{tl: {"curriculum": metrics, "scratch": metrics, "gain_points": ...}}``.
     """
     prof = get_profile(profile)
-    setting = kw.pop("setting", prof.setting)
-    base = cached_pretrain(Path(out_root) / f"curriculum-tl{tl - 1}", data=data, profile=prof,
-                           setting=with_tl(setting, tl - 1), epochs=base_epochs, **kw)
-    curriculum = cached_pretrain(Path(out_root) / f"curriculum-tl{tl}", data=data, profile=prof,
-                                 setting=with_tl(setting, tl), epochs=epochs,
-                                 init=Path(out_root) / f"curriculum-tl{tl - 1}" / "best.pt",
-                                 **kw)
-    scratch = cached_pretrain(Path(out_root) / f"scratch-tl{tl}", data=data, profile=prof,
-                              setting=with_tl(setting, tl), epochs=epochs, **kw)
-    return {"tl": tl, "base": base, "curriculum": curriculum, "scratch": scratch,
-            "gain_points": 100 * (curriculum["test_order_acc"] - scratch["test_order_acc"])}
+    base_setting = load_checkpoint(base_checkpoint)["meta"]["setting"]
+    out_root, init, results = Path(out_root), Path(base_checkpoint), {}
+    for tl in tls:
+        setting = with_tl(base_setting, tl)
+        common = dict(data=data, profile=prof, setting=setting, epochs=epochs, **kw)
+        curriculum = cached_pretrain(out_root / f"curriculum-tl{tl}", init=init, **common)
+        scratch = cached_pretrain(out_root / f"scratch-tl{tl}", **common)
+        results[tl] = {"curriculum": curriculum, "scratch": scratch, "gain_points":
+                       100 * (curriculum["test_order_acc"] - scratch["test_order_acc"])}
+        init = out_root / f"curriculum-tl{tl}" / "best.pt"
+    return results
 
 
 @torch.no_grad()
@@ -97,7 +85,7 @@ def record_correct_probability(checkpoint, data, records, epochs: int, profile="
     model.load_state_dict(ckpt["model"])
     dev = pick_device(device)
     model.to(dev).eval()
-    dataset = OrderTupleDataset(records, data, s, prof.resize, prof.crop, train=True,
+    dataset = OrderTupleDataset(records, data_root(data), s, prof.resize, prof.crop, train=True,
                                 seed=seed + 7919, crop_per=prof.crop_per)
     probs = torch.zeros(len(records), epochs)
     keep = {r.path: i for i, r in enumerate(records)}
@@ -153,8 +141,10 @@ def sample_curriculum(data, out_root, checkpoint, threshold=0.8, record_epochs=N
     return result
 
 
-def frames_vs_clips(data, out_root, profile="teaching", **kw) -> dict:
+def frames_vs_clips(data, out_root, profile="teaching", clips_out=None, **kw) -> dict:
     """The same order task on single frames (cl=1) and on clips, same frame starts.
+
+    ``clips_out`` may name an existing clip run (same data, profile and seed) to reuse.
 
     With clips of ``cl`` frames every ``cl + it``, the frame setting is ``1-(cl+it-1)-tl``:
     single frames at the clips' first frames. A single frame cannot show the direction of
@@ -163,8 +153,8 @@ def frames_vs_clips(data, out_root, profile="teaching", **kw) -> dict:
     prof = get_profile(profile)
     s = parse_setting(kw.pop("setting", prof.setting))
     frames_setting = Setting(1, s.cl + s.it - 1, s.tl)
-    clips = cached_pretrain(Path(out_root) / f"clips-{s}", data=data, profile=prof,
-                            setting=str(s), **kw)
+    clips = cached_pretrain(clips_out or Path(out_root) / f"clips-{s}", data=data,
+                            profile=prof, setting=str(s), **kw)
     frames = cached_pretrain(Path(out_root) / f"frames-{frames_setting}", data=data,
                              profile=prof, setting=str(frames_setting), **kw)
     return {"clips": clips, "frames": frames, "clip_setting": str(s),

@@ -35,7 +35,12 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
-from vcop_lab.data.manifest import MANIFEST_NAME, VideoRecord, write_manifest
+from vcop_lab.data.manifest import (
+    MANIFEST_NAME,
+    ROOT_NAME,
+    VideoRecord,
+    write_manifest,
+)
 from vcop_lab.data.sampling import parse_setting
 from vcop_lab.data.splits import load_split, manifests_dir, split_files
 from vcop_lab.errors import ManifestError, VcopError, VideoError
@@ -44,7 +49,6 @@ DATASETS = ("ucf101", "hmdb51", "activitynet-qa")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
 REPORT_NAME = "prepare_report.json"
 CACHE_NAME = "probe_cache.json"
-ROOT_NAME = "data_root.txt"
 QA_INDEX = "activitynet_qa/videos.csv"
 QA_SPLITS = ("train", "val", "test")
 QA_LABEL = "activitynet"
@@ -136,22 +140,6 @@ class _Wanted:
     split: str
     group: str  # what missing/too-short videos are counted by (class, or split for QA)
     stems: tuple[str, ...]  # lower-case file stems that match
-
-
-def data_root(data_dir: str | Path) -> Path:
-    """The folder a prepared manifest's paths are relative to.
-
-    ``data_dir/data_root.txt`` when present (written by ``prepare``), otherwise ``data_dir``.
-    """
-    data_dir = Path(data_dir)
-    if data_dir.is_file():
-        data_dir = data_dir.parent
-    marker = data_dir / ROOT_NAME
-    if marker.is_file():
-        text = marker.read_text(encoding="utf-8").strip()
-        if text:
-            return Path(text)
-    return data_dir
 
 
 # ---------------------------------------------------------------------------- finding files
@@ -252,6 +240,8 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
 def _probe_all(paths: list[str], root: Path, backend: str, workers: int, progress: bool,
                on_result) -> None:
     """Probe ``paths`` (relative to ``root``), calling ``on_result(path, result)`` for each."""
+    if not paths:
+        return
     bar = tqdm(total=len(paths), unit="video", desc="counting frames", disable=not progress)
 
     def report(path: str, result: dict) -> None:
@@ -259,7 +249,9 @@ def _probe_all(paths: list[str], root: Path, backend: str, workers: int, progres
         bar.update()
 
     try:
-        if workers <= 1:
+        # Starting worker processes costs seconds (they import the decoders): not worth it
+        # for a handful of files.
+        if workers <= 1 or len(paths) <= 2 * workers:
             for path in paths:
                 report(path, _probe_task(str(root / path), backend))
             return
@@ -328,12 +320,12 @@ class _ProbeCache:
     def save(self) -> None:
         data = {"version": _CACHE_VERSION, "root": self.root, "backend": self.backend,
                 "entries": self.entries}
-        _write_json(self.path, data)
+        _write_json(self.path, data, indent=None)  # compact: 13k entries for UCF101
 
 
-def _write_json(path: Path, data) -> None:
+def _write_json(path: Path, data, indent: int | None = 1) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=indent) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
@@ -573,13 +565,15 @@ def main_prepare(argv: list[str] | None = None) -> int:
                              "(default 16-8-3)")
     parser.add_argument("--workers", type=int, default=2,
                         help="parallel decoding processes (default 2)")
-    parser.add_argument("--backend", default="auto", help="video reader (default auto)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "decord", "pyav"),
+                        help="video reader (default auto)")
     parser.add_argument("--lists-dir", default=None,
                         help="folder with classInd.txt, trainlist0N.txt, testlist0N.txt "
                              "(default: the shipped lists)")
     parser.add_argument("--qa-dir", default=None,
-                        help="ActivityNet-QA folder with {train,val,test}_q.json "
-                             "(default: the shipped video index)")
+                        help="ActivityNet-QA folder with {train,val,test}_q.json (default: "
+                             "../shared/realdata/activitynet_qa beside the project if present, "
+                             "else the shipped video index)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     try:

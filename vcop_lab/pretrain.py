@@ -20,12 +20,18 @@ from tqdm.auto import tqdm
 from vcop_lab import distributed
 from vcop_lab.checkpoint import load_checkpoint
 from vcop_lab.data.datasets import EpochSampler, OrderTupleDataset
-from vcop_lab.data.manifest import class_names, load_manifest, select_split, train_val_split
+from vcop_lab.data.manifest import (
+    class_names,
+    data_root,
+    load_manifest,
+    select_split,
+    train_val_split,
+)
 from vcop_lab.data.sampling import parse_setting, permutations_for
 from vcop_lab.errors import CheckpointError, SettingsError
 from vcop_lab.models import VCOPN, build_backbone
 from vcop_lab.profiles import get_profile
-from vcop_lab.runtime import pick_device
+from vcop_lab.runtime import pick_device, seed_everything
 from vcop_lab.train import FitConfig, fit, make_loader
 
 
@@ -141,7 +147,7 @@ def pretrain(data: str | Path, out: str | Path, profile="teaching", arch: str | 
     if records is not None:
         train_rec = list(records)
     test_rec = select_split(all_records, "test")
-    common = dict(root=data, setting=s, resize=prof.resize, crop=prof.crop)
+    common = dict(root=data_root(data), setting=s, resize=prof.resize, crop=prof.crop)
     train_set = OrderTupleDataset(train_rec, train=True, seed=seed, crop_per=prof.crop_per,
                                   **common)
     val_set = OrderTupleDataset(val_rec, train=False, **common)
@@ -149,6 +155,7 @@ def pretrain(data: str | Path, out: str | Path, profile="teaching", arch: str | 
     if len(train_set) == 0 or len(test_set) == 0:
         raise SettingsError(f"no training or test video is long enough for {s} "
                             f"({s.span} frames)", data, "choose a shorter cl-it-tl")
+    seed_everything(seed)  # the initial weights depend on the seed too
     model = build_order_model(arch, prof.width, s.tl)
     init_meta = load_order_init(model, init) if init else None
     meta = {"kind": "order", "arch": arch, "width": prof.width, "setting": str(s), "tl": s.tl,

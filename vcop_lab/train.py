@@ -3,7 +3,7 @@
 Both pretraining (clip order) and fine-tuning (action labels) run through :func:`fit`.
 A task supplies two functions:
 
-- ``step(model, batch, device) -> (loss, correct, count)`` for one training batch;
+- ``step(model, batch, device, channels_last) -> (loss, correct, count)`` for one batch;
 - ``evaluate(model, loader, device) -> {"loss": ..., "acc": ...}`` on the validation set.
 
 Every epoch writes ``last.pt`` (model, optimiser, scaler, epoch, random states, history)

@@ -21,6 +21,7 @@ from vcop_lab.errors import ManifestError
 COLUMNS = ("path", "label", "label_index", "split", "num_frames", "fps", "width", "height")
 SPLITS = ("train", "val", "test")
 MANIFEST_NAME = "manifest.csv"
+ROOT_NAME = "data_root.txt"  # written by `vcop-lab prepare`: where the videos are
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,23 @@ class VideoRecord:
     def full_path(self, root: str | Path) -> Path:
         """The video's location on disk under ``root``."""
         return Path(root) / self.path
+
+
+def data_root(data_dir: str | Path) -> Path:
+    """The folder a manifest's video paths are relative to.
+
+    ``data_dir/data_root.txt`` when present (``vcop-lab prepare`` writes it, so that the
+    manifest can live apart from a read-only dataset folder), otherwise ``data_dir`` itself.
+    """
+    data_dir = Path(data_dir)
+    if data_dir.is_file():
+        data_dir = data_dir.parent
+    marker = data_dir / ROOT_NAME
+    if marker.is_file():
+        text = marker.read_text(encoding="utf-8").strip()
+        if text:
+            return Path(text)
+    return data_dir
 
 
 def write_manifest(records: list[VideoRecord], path: str | Path) -> Path:
@@ -115,7 +133,7 @@ def load_manifest(path: str | Path, check_files: bool = False, root: str | Path 
                 records.append(rec)
     problems += _consistency_problems(records)
     if check_files:
-        root = Path(root) if root is not None else path.parent
+        root = Path(root) if root is not None else data_root(path.parent)
         problems += [f"{r.path}: file not found under {root}" for r in records
                      if not r.full_path(root).exists()]
     if problems:

@@ -16,6 +16,7 @@ the file and the line numbers. Label indices returned here are 0-based.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,8 +41,9 @@ def manifests_dir() -> Path:
     """The folder holding the shipped lists (``data_manifests``).
 
     Looked up in this order: the environment variable ``VCOP_LAB_MANIFESTS`` (when set), the
-    repository next to the package (editable install or a source checkout), and a
-    ``data_manifests`` folder inside the package (an install that ships it as package data).
+    repository next to the package (editable install or a source checkout), a
+    ``data_manifests`` folder inside the package (a wheel that ships it as package data), and
+    ``<prefix>/share/vcop_lab/data_manifests`` (a wheel that ships it as data files).
     """
     env = os.environ.get(ENV_MANIFESTS)
     if env:
@@ -52,7 +54,8 @@ def manifests_dir() -> Path:
                                 "data_manifests folder")
         return path
     package = Path(__file__).resolve().parents[1]  # .../vcop_lab
-    for candidate in (package.parent / "data_manifests", package / "data_manifests"):
+    shared = Path(sys.prefix) / "share" / "vcop_lab" / "data_manifests"
+    for candidate in (package.parent / "data_manifests", package / "data_manifests", shared):
         if candidate.is_dir():
             return candidate
     raise ManifestError("the shipped split lists (data_manifests) were not found",

@@ -55,11 +55,14 @@ MAIN_CLASSES: tuple[str, ...] = (
 SECOND_CLASSES: tuple[str, ...] = (
     "rise", "fall", "grow", "shrink", "orbit", "bounce", "zigzag", "spin", "approach_stop",
 )
-# (forward, reverse): the reverse class is rendered as the forward motion played backwards.
+# Pairs of classes whose motions are each other's time reversal.
 TIME_REVERSED_PAIRS: tuple[tuple[str, str], ...] = (
     ("rise", "fall"), ("slide_left", "slide_right"), ("grow", "shrink"),
     ("rotate_cw", "rotate_ccw"), ("drop", "toss"), ("speed_up", "slow_down"),
 )
+# The second class of each pair is rendered as the first one played backwards.
+_RENDERED_REVERSED = {"fall": "rise", "slide_left": "slide_right", "shrink": "grow",
+                      "rotate_ccw": "rotate_cw", "toss": "drop", "slow_down": "speed_up"}
 # Classes (of either style) whose clip order is genuinely ambiguous.
 PERIODIC_CLASSES: tuple[str, ...] = ("oscillate", "orbit", "spin")
 CLASSES = {"main": MAIN_CLASSES, "second": SECOND_CLASSES}
@@ -181,10 +184,12 @@ _SHAPES = {
     "circle": lambda x, y, r: np.hypot(x, y) - r,
     "square": lambda x, y, r: _box(x, y, r / math.sqrt(2), r / math.sqrt(2)),
     "triangle": lambda x, y, r: _polygon(x, y, r, 3, math.pi),  # a vertex points along +x
-    "cross": lambda x, y, r: np.minimum(_box(x, y, 0.95 * r, 0.3 * r), _box(x, y, 0.3 * r, 0.95 * r)),
+    "cross": lambda x, y, r: np.minimum(_box(x, y, 0.95 * r, 0.3 * r),
+                                        _box(x, y, 0.3 * r, 0.95 * r)),
     "bar": lambda x, y, r: _box(x, y, 0.95 * r, 0.3 * r),
     "ring": lambda x, y, r: np.abs(np.hypot(x, y) - 0.68 * r) - 0.32 * r,
-    "diamond": lambda x, y, r: (np.abs(x) * 0.6 * r + np.abs(y) * r - 0.6 * r * r) / (r * math.hypot(1, 0.6)),
+    "diamond": lambda x, y, r: ((np.abs(x) * 0.6 + np.abs(y)) * r - 0.6 * r * r)
+    / (r * math.hypot(1, 0.6)),
     "hexagon": lambda x, y, r: _polygon(x, y, r, 6, math.pi / 6),
     "ellipse": _ellipse,
 }
@@ -234,7 +239,8 @@ def _upsample(coarse: np.ndarray, cell: float, h: int, w: int) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
-def _texture(name: str, rng: np.random.Generator, h: int, w: int, scale: float) -> tuple[np.ndarray, dict]:
+def _texture(name: str, rng: np.random.Generator, h: int, w: int, scale: float,
+             ) -> tuple[np.ndarray, dict]:
     """A texture field in [-1, 1] of shape (h, w) and its parameters."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     if name == "flat":
@@ -280,9 +286,12 @@ def _background(rng: np.random.Generator, st: _Style, cfg: SynthConfig, drift: n
         a = field[y0:y0 + H + 1, x0:x0 + W + 1]
         rows = a[:, :W] * (1 - fx) + a[:, 1:W + 1] * fx
         shifted[t] = rows[:H] * (1 - fy) + rows[1:H + 1] * fy
-    base = np.asarray(BACKGROUND_COLOURS[colour_name], np.float32)
-    frames = base + np.float32(contrast) * shifted[..., None]
-    info = {"texture": texture, "colour": colour_name, "contrast": round(float(contrast), 2), **params}
+    shifted *= np.float32(contrast)
+    frames = np.empty((T, H, W, 3), np.float32)
+    for c, level in enumerate(BACKGROUND_COLOURS[colour_name]):  # per channel: much faster
+        np.add(shifted, np.float32(level), out=frames[..., c])  # than broadcasting over 3
+    info = {"texture": texture, "colour": colour_name, "contrast": round(float(contrast), 2),
+            **params}
     return frames, info
 
 
@@ -334,10 +343,10 @@ class _Box:
 
 
 def _accelerating(rng, T: int, distance: float) -> np.ndarray:
-    """Displacement 0..distance with speed rising linearly from ~0.25 to 1 of its maximum."""
+    """Displacement 0..distance with speed rising linearly from about a third of its maximum."""
     t = np.arange(T, dtype=np.float64)
     tau = max(T - 1, 1)
-    ratio = rng.uniform(0.15, 0.35)  # start speed / end speed: visible motion in every clip
+    ratio = rng.uniform(0.25, 0.45)  # start speed / end speed: visible motion in every clip
     v1 = 2 * distance / (tau * (1 + ratio))
     v0 = ratio * v1
     return v0 * t + 0.5 * (v1 - v0) / tau * t**2
@@ -349,11 +358,11 @@ def _turns(pos: np.ndarray) -> list[int]:
     return [t for t in range(1, len(v)) if v[t] != 0 and v[t - 1] != 0 and v[t] != v[t - 1]]
 
 
-def _motion(label: str, rng, T: int, region, shift: np.ndarray, size: float, scale: float) -> _Motion:
+def _motion(label: str, rng: np.random.Generator, T: int, region: tuple, shift: np.ndarray,
+            size: float, scale: float) -> _Motion:
     """Sample the actor's trajectory for a class (the reverse class of a pair is time-reversed)."""
-    reverse_of = {b: a for a, b in TIME_REVERSED_PAIRS}
-    if label in reverse_of:
-        return _reverse(_motion(reverse_of[label], rng, T, region, shift, size, scale))
+    if label in _RENDERED_REVERSED:
+        return _reverse(_motion(_RENDERED_REVERSED[label], rng, T, region, shift, size, scale))
     t = np.arange(T, dtype=np.float64)
     u = t / max(T - 1, 1)
     full = np.full(T, size)
@@ -446,10 +455,10 @@ def _motion(label: str, rng, T: int, region, shift: np.ndarray, size: float, sca
 
 def _bounce(rng, T: int, box: _Box, size: np.ndarray, angle: np.ndarray) -> _Motion:
     """Fall under gravity from rest or a small speed and bounce off the floor, losing energy."""
-    g = rng.uniform(0.06, 0.12) * (63 / max(T - 1, 1)) ** 2
-    restitution = rng.uniform(0.65, 0.85)
+    g = rng.uniform(0.12, 0.25) * (63 / max(T - 1, 1)) ** 2  # two or more bounces per video
+    restitution = rng.uniform(0.7, 0.9)
     floor = box.y1
-    y, v = rng.uniform(box.y0, box.y0 + 0.3 * box.h), rng.uniform(0.0, 0.3)
+    y, v = rng.uniform(box.y0, box.y0 + 0.5 * box.h), rng.uniform(0.0, 0.3)
     vx = rng.uniform(-0.25, 0.25) * 63 / max(T - 1, 1)
     lo, hi = box.x0 + max(0.0, -vx) * (T - 1), box.x1 - max(0.0, vx) * (T - 1)
     x0 = rng.uniform(lo, hi) if lo < hi else (box.x0 + box.x1) / 2
@@ -484,6 +493,24 @@ def _reverse(m: _Motion) -> _Motion:
 
 
 # ----------------------------------------------------------------------------- one video
+
+_NOISE_BANK: np.ndarray | None = None
+
+
+def _noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    """Gaussian noise (plus 0.5 for rounding) cut at a random place from a fixed bank: drawing
+    fresh normals costs more than rendering a whole video."""
+    global _NOISE_BANK
+    if _NOISE_BANK is None:
+        _NOISE_BANK = np.random.default_rng(20190615).standard_normal(1 << 21, dtype=np.float32)
+    n = math.prod(shape)
+    start = int(rng.integers(0, max(_NOISE_BANK.size - n, 0) + 1))
+    if n <= _NOISE_BANK.size:
+        cut = _NOISE_BANK[start:start + n]
+    else:  # very large videos wrap around the bank
+        cut = _NOISE_BANK[(start + np.arange(n)) % _NOISE_BANK.size]
+    return (cut * np.float32(sigma) + np.float32(0.5)).reshape(shape)
+
 
 def _region(cfg: SynthConfig) -> tuple[float, float, float, float]:
     """The central square (about 56x56 in a 64x86 frame) that the actor never leaves."""
@@ -553,8 +580,10 @@ def render_video(label: str, style: str, rng: np.random.Generator, cfg: SynthCon
         obj["traj"] = np.stack([x + drift[0] * t, y + drift[1] * t, s, a], axis=1)
     for obj in objects[::-1]:  # the actor is drawn last, on top
         _draw_object(frames, obj)
-    frames += sigma * rng.standard_normal((T, H, W, 1), dtype=np.float32)
-    video = np.clip(frames + 0.5, 0, 255).astype(np.uint8)
+    noise = _noise(rng, (T, H, W), sigma)
+    for c in range(3):
+        frames[..., c] += noise
+    video = np.clip(frames, 0, 255, out=frames).astype(np.uint8)
     return video, _ground_truth(label, style, cfg, background, drift, sigma, objects, m)
 
 
@@ -592,6 +621,32 @@ def _ground_truth(label, style, cfg, background, drift, sigma, objects, m: _Moti
     }
 
 
+# RGB -> BT.601 limited-range YCbCr (what decoders assume for untagged SD video), per 0-255.
+_RGB_TO_YUV = ((65.481, 128.553, 24.966), (-37.797, -74.203, 112.0), (112.0, -93.786, -18.214))
+
+
+def _to_yuv420p(frames: np.ndarray) -> list[np.ndarray]:
+    """Y, U, V planes of (T, H, W, 3) RGB frames, chroma averaged over 2x2 pixels (done here
+    for the whole video at once: swscale is slow on such small frames)."""
+    rgb = frames.astype(np.float32)
+    quad = rgb[:, 0::2, 0::2] + rgb[:, 1::2, 0::2] + rgb[:, 0::2, 1::2] + rgb[:, 1::2, 1::2]
+    planes = []
+    for (kr, kg, kb), src, offset in zip(_RGB_TO_YUV, (rgb, quad, quad), (16.5, 128.5, 128.5)):
+        n = 255.0 if src is rgb else 4 * 255.0  # per channel, not matmul: BLAS is slow here
+        plane = src[..., 0] * (kr / n) + src[..., 1] * (kg / n) + src[..., 2] * (kb / n) + offset
+        planes.append(np.clip(plane, 0, 255).astype(np.uint8))
+    return planes
+
+
+def _yuv_frame(planes: list[np.ndarray], width: int, height: int) -> av.VideoFrame:
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, data in zip(frame.planes, planes):
+        buffer = np.zeros((plane.height, plane.line_size), np.uint8)  # rows may be padded
+        buffer[:data.shape[0], :data.shape[1]] = data
+        plane.update(buffer)
+    return frame
+
+
 def write_video(frames: np.ndarray, path: str | Path, fps: int) -> int:
     """Encode (T, H, W, 3) uint8 RGB frames as H.264 MP4 (short GOP, no B-frames, one thread
     so that the output is deterministic); returns the number of frames written."""
@@ -600,10 +655,12 @@ def write_video(frames: np.ndarray, path: str | Path, fps: int) -> int:
     written = 0
     with av.open(str(tmp), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps, options=dict(_ENCODER_OPTIONS))
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        height, width = frames.shape[1:3]
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.thread_count = 1
-        for i, frame in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        y, u, v = _to_yuv420p(frames)
+        for i in range(len(frames)):
+            vf = _yuv_frame([y[i], u[i], v[i]], width, height)
             vf.pts = i
             for packet in stream.encode(vf):
                 container.mux(packet)

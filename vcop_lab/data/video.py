@@ -5,12 +5,14 @@ frame actually decodes: container headers are not trusted (HMDB51 AVIs claim one
 than they hold) and frame timestamps are never sorted (B-frame AVIs have non-monotonic ones).
 
 Both backends read a request by decoding forward from the start of the file and keeping the
-frames asked for; neither ever seeks inside a video. Seeking was tried and rejected: decord's
-seek lands on the wrong frame on the MPEG-4 Part 2 AVIs of UCF101 and HMDB51 (e.g. asking for
-frame 24 of an HMDB51 clip returns frame 4), which would silently corrupt the order labels.
-Decoding a prefix costs little on the short clips of these datasets, and a reusable
-:class:`VideoReader` keeps decoding forward across calls, so clips requested in increasing
-order cost one pass over the video.
+frames asked for; neither ever seeks inside a video. decord's random access was tried and
+rejected: on the B-frame MPEG-4 Part 2 AVIs of UCF101 and HMDB51, ``get_batch`` returned
+frame 4 for frame 24 of an HMDB51 clip (its seek lands on the wrong keyframe), and
+``skip_frames`` returned frame 68 for frame 73 near the end of another. Wrong frames would
+silently corrupt the order labels, so decord is driven by ``next()`` alone, which matches a
+plain PyAV decode frame for frame. Decoding a prefix costs little on the short clips of these
+datasets, and a reusable :class:`VideoReader` keeps decoding forward across calls, so clips
+requested in increasing order cost one pass over the video.
 
 Frame counts always come from a full PyAV decode, also under decord: decord counts packets,
 which is one too many on packed-bitstream AVIs, and it fills the gap by repeating a frame.
@@ -18,7 +20,6 @@ which is one too many on packed-bitstream AVIs, and it fills the gap by repeatin
 
 from __future__ import annotations
 
-import bisect
 import functools
 import os
 import sys
@@ -221,8 +222,9 @@ def probe(path: str | Path, backend: str = "auto", threads: int = 1) -> VideoInf
     return VideoInfo(str(path), count, fps, width, height, name)
 
 
-def require_frames(info_or_num: VideoInfo | int, needed: int, path: str | Path | None = None
-                   ) -> None:
+def require_frames(
+    info_or_num: VideoInfo | int, needed: int, path: str | Path | None = None
+) -> None:
     """Raise :class:`VideoError` if a video has fewer than ``needed`` frames."""
     if isinstance(info_or_num, VideoInfo):
         count, path = info_or_num.num_frames, path or info_or_num.path
@@ -264,9 +266,9 @@ class VideoReader:
     Dataset constructor shared across forked workers. A reader that finds itself in another
     process than the one that opened it, or that is pickled, opens the file again.
 
-    Frames are decoded forward from the start of the file (see the module docstring); a
-    request that starts at or after the last frame read continues from there, an earlier one
-    starts again from the beginning.
+    Frames are decoded forward from the start of the file, never by seeking (see the module
+    docstring); a request that starts after the last frame read continues from there, an
+    earlier one starts again from the beginning.
 
     Args:
         path: the video file.
@@ -296,7 +298,6 @@ class VideoReader:
     def _reset(self) -> None:
         self._handle: Any = None  # a PyAV container or a decord VideoReader
         self._frames: Iterator[Any] | None = None  # PyAV's frame iterator
-        self._keys: list[int] = []  # decord's keyframe positions
         self._pos = 0  # index of the next frame the decoder yields
         self._pid = os.getpid()
 
@@ -316,8 +317,7 @@ class VideoReader:
         wanted = _index_list(indices)
         needed = sorted(set(wanted))
         if needed[0] < 0:
-            raise VideoError(f"frame index {needed[0]} is negative", path=self.path,
-                             fix=_RANGE_FIX)
+            raise VideoError(f"frame index {needed[0]} is negative", path=self.path, fix=_RANGE_FIX)
         # decord repeats a frame past the real end of some AVIs: check against the true count.
         count = self.num_frames if self.backend == "decord" else self._num_frames
         if count is not None and needed[-1] >= count:
@@ -377,12 +377,16 @@ class VideoReader:
     def _decord_frames(self, needed: list[int]) -> dict[int, np.ndarray]:
         if self._handle is None:
             self._handle = _open_decord(self.path, self.size, self.threads)
-            self._keys = sorted(int(k) for k in self._handle.get_key_indices())
+        reader = self._handle
         out: dict[int, np.ndarray] = {}
         try:
             for index in needed:
-                self._decord_skip_to(index)
-                out[index] = self._handle.next().asnumpy()
+                # Only next(): decord's get_batch, seek and skip_frames return wrong frames
+                # on some AVIs (see the module docstring).
+                while self._pos < index:
+                    reader.next()
+                    self._pos += 1
+                out[index] = reader.next().asnumpy()
                 self._pos += 1
         except StopIteration:
             count = self._pos
@@ -397,28 +401,6 @@ class VideoReader:
                 fix=f"use backend 'pyav', or {_DAMAGED_FIX}",
             ) from error
         return out
-
-    def _decord_skip_to(self, target: int) -> None:
-        """Decode forward to frame ``target`` without letting decord seek.
-
-        decord's ``skip_frames`` seeks when the skip passes a keyframe, and its seeks are
-        wrong on some AVIs. So skip only up to the frame before the next keyframe and step
-        over the keyframe with ``next()`` (which decodes and converts one frame more).
-        """
-        reader, keys = self._handle, self._keys
-        while self._pos < target:
-            after = bisect.bisect_right(keys, self._pos)  # keys[after - 1] <= pos < keys[after]
-            if after == 0:  # no keyframe at or before pos: decord's skip would fail
-                reader.next()
-                self._pos += 1
-                continue
-            stop = target if after == len(keys) else min(target, keys[after] - 1)
-            if stop > self._pos:
-                reader.skip_frames(stop - self._pos)
-                self._pos = stop
-            if self._pos < target:
-                reader.next()
-                self._pos += 1
 
     def close(self) -> None:
         """Release the decoder; a later :meth:`get` opens the file again."""
@@ -436,7 +418,7 @@ class VideoReader:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # decoders cannot be pickled: the copy opens its own
-        state.update(_handle=None, _frames=None, _keys=[], _pos=0)
+        state.update(_handle=None, _frames=None, _pos=0)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from .activitynet import (
     per_type_accuracy,
 )
 from .glove import DEFAULT_GLOVE_PATH, Vocabulary, embedding_matrix, load_glove, tokenize
-from .synthetic_qa import by_split, load_ground_truth, make_synthetic_qa
+from .synthetic_qa import by_split, make_synthetic_qa
 from .train import load_esa, predict, save_esa, train_esa
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "load_activitynet_qa",
     "load_esa",
     "load_glove",
-    "load_ground_truth",
     "majority_baseline",
     "make_synthetic_qa",
     "per_type_accuracy",

@@ -1,37 +1,39 @@
 """A synthetic VideoQA set whose answers follow from the synthetic videos' ground truth.
 
 Every synthetic data folder has a ``ground_truth.jsonl``: one JSON object per video with its
-motion class (``label``), split, objects (the moving ``actor`` and static or moving
-``distractor`` shapes with a per-frame trajectory ``[x, y, size, angle]``, image coordinates:
-x to the right, y downwards), events, start and end regions, direction, speed and whether the
-motion is periodic. From it we ask questions of the nine ActivityNet-QA types, with the same
-type codes, so the same model, training loop and Table VI layout apply:
+motion class (``label``), split, objects (the ``actor`` whose motion is the class, and static
+or moving ``distractor`` shapes, each with a per-frame trajectory ``[x, y, size, angle]`` in
+image coordinates: x to the right, y downwards), events (``start``, ``turn``, ``stop``, ...,
+``end``), start and end regions, direction, speed and whether the motion is periodic.
+From it we ask questions of the nine ActivityNet-QA types, with the same type codes, so the
+same model, training loop and Table VI layout apply:
 
 ====  ==============  ===============================================================
 code  type            example (answer)
 ====  ==============  ===============================================================
-0     Motion          what is the red circle doing (rising)
+0     Motion          what is the red circle doing (rise)
 1     Spat. Rel.      is the red circle left of the blue square at the end (yes)
 2     Temp. Rel.      is the red circle closer to the top at the start or at the end (end)
 3     Y/N             is there a green object (no)
 4     Color           what colour is the moving object (red)
-5     Obj.            what shape moves (circle)
+5     Obj.            what shape is the moving object (circle)
 6     Loc.            where does the red circle end up (top)
 7     Num.            how many objects are there (3)
 8     Other           how fast does the red circle move (fast)
 ====  ==============  ===============================================================
 
-Yes/no answers are balanced where the question can be chosen (types 1, 2 and 3): the answer
-is drawn first, then a question with that answer. Everything is deterministic given the seed.
+Yes/no answers are balanced where the question can be chosen (types 1 and 3): the answer is
+drawn first, then a question with that answer. "Main object" names the actor where its colour
+and shape do not (another object looks the same, or other objects move too). Everything is
+deterministic given the seed. Read the ground truth with
+:func:`vcop_lab.data.synthetic.load_ground_truth`.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from vcop_lab.errors import ManifestError
 from vcop_lab.qa.activitynet import (
@@ -41,37 +43,9 @@ from vcop_lab.qa.activitynet import (
     majority_baseline,
 )
 
-__all__ = [
-    "answer_distribution",
-    "by_split",
-    "load_ground_truth",
-    "majority_baseline",
-    "make_synthetic_qa",
-]
+__all__ = ["answer_distribution", "by_split", "majority_baseline", "make_synthetic_qa"]
 
 FIX = "regenerate the synthetic data with the current generator"
-
-
-def load_ground_truth(path: str | Path) -> dict[str, dict]:
-    """Read a ``ground_truth.jsonl`` -> ``{video path: record}``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError("ground truth file not found", path=path, fix=FIX)
-    records: dict[str, dict] = {}
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ManifestError(
-                    f"line {line_no} is not JSON ({e})", path=path, fix=FIX
-                ) from None
-            if not isinstance(record, dict) or "path" not in record:
-                raise ManifestError(f"line {line_no} has no 'path'", path=path, fix=FIX)
-            records[record["path"]] = record
-    return records
 
 
 def by_split(items: Sequence[QAItem]) -> dict[str, list[QAItem]]:
@@ -86,9 +60,7 @@ def by_split(items: Sequence[QAItem]) -> dict[str, list[QAItem]]:
 def _need(record: dict, key: str):
     value = record.get(key)
     if value is None:
-        raise ManifestError(
-            f"ground truth of {record.get('path', '?')} lacks the field {key!r}", fix=FIX
-        )
+        raise ManifestError(f"the ground truth lacks the field {key!r}", fix=FIX)
     return value
 
 
@@ -97,7 +69,7 @@ def _objects(record: dict) -> tuple[dict, list[dict]]:
     objects = _need(record, "objects")
     actors = [o for o in objects if o.get("role") == "actor"]
     if not actors:
-        raise ManifestError(f"ground truth of {record.get('path')} has no actor object", fix=FIX)
+        raise ManifestError("the ground truth has no object with role 'actor'", fix=FIX)
     return actors[0], [o for o in objects if o is not actors[0]]
 
 
@@ -119,33 +91,46 @@ def _name(obj: dict) -> str:
     return f"{_colour(obj)} {_shape(obj)}"
 
 
-def _xy(obj: dict, moment: str) -> tuple[float, float]:
+def _track(obj: dict) -> list:
     traj = obj.get("trajectory")
     if not traj:
-        raise ManifestError("object without trajectory in the ground truth", fix=FIX)
-    step = traj[0] if moment == "start" else traj[-1]
+        raise ManifestError("an object has no trajectory in the ground truth", fix=FIX)
+    return traj
+
+
+def _xy(obj: dict, moment: str) -> tuple[float, float]:
+    step = _track(obj)[0 if moment == "start" else -1]
     return float(step[0]), float(step[1])
 
 
 def _tolerance(record: dict) -> float:
-    """Positions closer than this count as level (2% of the frame)."""
-    coords = [abs(float(v)) for o in record.get("objects", []) for s in o.get("trajectory", [])
+    """Positions closer than this count as level: 3% of the frame."""
+    coords = [abs(float(v)) for o in record.get("objects", []) for s in o.get("trajectory") or []
               for v in s[:2]]  # fmt: skip
     if coords and max(coords) <= 1.5:  # normalised coordinates
-        return 0.02
-    return 0.02 * max(float(record.get("width", 0)), float(record.get("height", 0)), 1.0)
+        return 0.03
+    return 0.03 * max(float(record.get("width", 0)), float(record.get("height", 0)), 1.0)
 
 
-def _onset(obj: dict, tol: float) -> int | None:
-    """First frame at which the object has moved by more than ``tol``; None if it never does."""
-    traj = obj.get("trajectory") or []
-    if not traj:
-        return None
+def _moves(obj: dict, tol: float) -> bool:
+    if "moving" in obj:
+        return bool(obj["moving"])
+    traj = _track(obj)
     x0, y0 = float(traj[0][0]), float(traj[0][1])
-    for t, step in enumerate(traj):
-        if abs(float(step[0]) - x0) > tol or abs(float(step[1]) - y0) > tol:
-            return t
-    return None
+    return any(abs(float(s[0]) - x0) > tol or abs(float(s[1]) - y0) > tol for s in traj)
+
+
+def _actor_ref(record: dict, ctx: dict) -> str:
+    """How questions name the actor: "red circle", or "main object" when that is ambiguous."""
+    actor, others = _objects(record)
+    return "main object" if any(_name(o) == _name(actor) for o in others) else _name(actor)
+
+
+def _mover_ref(record: dict, ctx: dict) -> str:
+    """How questions name the actor by its motion: the "moving object" when nothing else
+    moves, else the "main object"."""
+    _, others = _objects(record)
+    return "main object" if any(_moves(o, ctx["tol"]) for o in others) else "moving object"
 
 
 def _relations(a: tuple[float, float], b: tuple[float, float], tol: float) -> dict[str, bool]:
@@ -160,28 +145,31 @@ def _relations(a: tuple[float, float], b: tuple[float, float], tol: float) -> di
 
 
 # ----------------------------------------------------------------------------- templates
-# Each template takes (record, rng, context) and returns (question, answer) or None when the
+# Each template takes (record, rng, context) and returns (question, answer), or None when the
 # video cannot answer it.
 Template = Callable[[dict, random.Random, dict], "tuple[str, str] | None"]
 
 
 def _motion_doing(r, rng, ctx):
-    actor, _ = _objects(r)
-    return f"what is the {_name(actor)} doing", str(_need(r, "label")).lower().replace("_", " ")
+    label = str(_need(r, "label")).lower().replace("_", " ")
+    return f"what is the {_actor_ref(r, ctx)} doing", label
 
 
 def _motion_direction(r, rng, ctx):
     direction = r.get("direction")
     if not isinstance(direction, str):
         return None
-    actor, _ = _objects(r)
-    return f"in which direction does the {_name(actor)} move", direction.lower()
+    return f"in which direction does the {_actor_ref(r, ctx)} move", direction.lower()
 
 
 def _distinct_other(r, rng) -> tuple[dict, dict] | None:
+    """The actor and another object, both named unambiguously by colour and shape."""
     actor, others = _objects(r)
-    others = [o for o in others if _name(o) != _name(actor)]
-    return (actor, rng.choice(others)) if others else None
+    names = [_name(o) for o in [actor, *others]]
+    unique = [o for o in others if names.count(_name(o)) == 1]
+    if names.count(_name(actor)) > 1 or not unique:
+        return None
+    return actor, rng.choice(unique)
 
 
 def _spatial_yes_no(r, rng, ctx):
@@ -194,8 +182,7 @@ def _spatial_yes_no(r, rng, ctx):
     if not rel:
         return None
     want = rng.random() < 0.5
-    options = sorted(k for k, v in rel.items() if v == want) or sorted(rel)
-    word = rng.choice(options)
+    word = rng.choice(sorted(k for k, v in rel.items() if v == want))
     answer = "yes" if rel[word] else "no"
     return f"is the {_name(actor)} {word} the {_name(other)} at the {moment}", answer
 
@@ -208,11 +195,12 @@ def _spatial_where(r, rng, ctx):
     moment = rng.choice(["start", "end"])
     (ax, ay), (bx, by) = _xy(actor, moment), _xy(other, moment)
     dx, dy = ax - bx, ay - by
-    if max(abs(dx), abs(dy)) <= ctx["tol"]:
-        return None
-    answer = (
-        ("left" if dx < 0 else "right") if abs(dx) >= abs(dy) else ("above" if dy < 0 else "below")
-    )
+    if max(abs(dx), abs(dy)) <= ctx["tol"] or abs(abs(dx) - abs(dy)) <= ctx["tol"]:
+        return None  # level, or too near a diagonal to name one side
+    if abs(dx) > abs(dy):
+        answer = "left" if dx < 0 else "right"
+    else:
+        answer = "above" if dy < 0 else "below"
     return f"where is the {_name(actor)} relative to the {_name(other)} at the {moment}", answer
 
 
@@ -228,79 +216,80 @@ def _temporal_start_or_end(r, rng, ctx):
     else:
         side = rng.choice(["top", "bottom"])
         start_closer = (y0 < y1) == (side == "top")
-    question = f"is the {_name(actor)} closer to the {side} at the start or at the end"
+    question = f"is the {_actor_ref(r, ctx)} closer to the {side} at the start or at the end"
     return question, "start" if start_closer else "end"
 
 
-def _unique_events(r) -> list[dict]:
-    events = [e for e in r.get("events") or [] if isinstance(e.get("name"), str)]
-    names = [e["name"] for e in events]
-    frames = [e.get("frame") for e in events]
-    return [
-        e
-        for e in events
-        if names.count(e["name"]) == 1 and frames.count(e.get("frame")) == 1
-        and isinstance(e.get("frame"), (int, float))
-    ]  # fmt: skip
+def _temporal_bigger(r, rng, ctx):
+    actor, _ = _objects(r)
+    first, last = float(_track(actor)[0][2]), float(_track(actor)[-1][2])
+    if max(first, last) < 1.2 * min(first, last):
+        return None
+    word = rng.choice(["bigger", "smaller"])
+    start = (first > last) == (word == "bigger")
+    question = f"is the {_actor_ref(r, ctx)} {word} at the start or at the end"
+    return question, "start" if start else "end"
+
+
+def _events(r) -> list[tuple[int, str]]:
+    """(frame, name) of the events, in time order."""
+    out = []
+    for e in r.get("events") or []:
+        if isinstance(e.get("name"), str) and isinstance(e.get("frame"), (int, float)):
+            out.append((int(e["frame"]), e["name"].lower()))
+    return sorted(out)
 
 
 def _temporal_event_after(r, rng, ctx):
-    events = sorted(_unique_events(r), key=lambda e: e["frame"])
-    if len(events) < 2:
+    events = _events(r)
+    names = [n for _, n in events]
+    frames = [f for f, _ in events]
+    # The anchor must happen once, and exactly one event must follow it first.
+    anchors = [
+        i for i in range(len(events) - 1)
+        if names.count(names[i]) == 1 and frames[i + 1] > frames[i]
+        and (i + 2 == len(events) or frames[i + 2] > frames[i + 1])
+    ]  # fmt: skip
+    if not anchors:
         return None
-    i = rng.randrange(len(events) - 1)
-    return f"what happens right after the {events[i]['name']}", events[i + 1]["name"].lower()
+    i = rng.choice(anchors)
+    return f"what happens right after the {names[i]}", names[i + 1]
 
 
 def _temporal_event_before(r, rng, ctx):
-    events = _unique_events(r)
-    if len(events) < 2:
+    events = _events(r)
+    names = [n for _, n in events]
+    # Events that happen once, other than the video's own start and end (always first and last).
+    once = [(f, n) for f, n in events if names.count(n) == 1 and n not in ("start", "end")]
+    if len(once) < 2:
         return None
-    a, b = rng.sample(events, 2)
-    return f"does the {a['name']} happen before the {b['name']}", (
-        "yes" if a["frame"] < b["frame"] else "no"
-    )
-
-
-def _temporal_moves_first(r, rng, ctx):
-    actor, others = _objects(r)
-    tol = ctx["tol"]
-    t_actor = _onset(actor, tol)
-    movers = [
-        o for o in others if _name(o) != _name(actor) and (t := _onset(o, tol)) is not None
-        and t_actor is not None and abs(t - t_actor) >= 2
-    ]  # fmt: skip
-    if not movers:
+    (fa, a), (fb, b) = rng.sample(once, 2)
+    if fa == fb:
         return None
-    other = rng.choice(movers)
-    first, second = (actor, other) if rng.random() < 0.5 else (other, actor)
-    answer = "yes" if _onset(first, tol) < _onset(second, tol) else "no"
-    return f"does the {_name(first)} start moving before the {_name(second)}", answer
+    return f"does the {a} happen before the {b}", "yes" if fa < fb else "no"
 
 
 def _yes_no_there_is(r, rng, ctx):
     actor, others = _objects(r)
     objects = [actor, *others]
     kind = rng.choice(["colour", "shape", "both"])
-    describe = {
-        "colour": lambda o: _colour(o),
-        "shape": lambda o: _shape(o),
-        "both": _name,
-    }[kind]
+    describe = {"colour": _colour, "shape": _shape, "both": _name}[kind]
     present = sorted({describe(o) for o in objects})
-    pool = {"colour": ctx["colours"], "shape": ctx["shapes"]}.get(kind)
-    if pool is None:
+    if kind == "both":
         pool = [f"{c} {s}" for c in ctx["colours"] for s in ctx["shapes"]]
+    else:
+        pool = ctx["colours"] if kind == "colour" else ctx["shapes"]
     absent = [p for p in pool if p not in present]
     want_yes = rng.random() < 0.5 or not absent
     thing = rng.choice(present) if want_yes else rng.choice(absent)
     noun = f"{thing} object" if kind == "colour" else thing
-    return f"is there a {noun}", "yes" if want_yes else "no"
+    article = "an" if noun[0] in "aeiou" else "a"
+    return f"is there {article} {noun}", "yes" if want_yes else "no"
 
 
 def _colour_of_mover(r, rng, ctx):
     actor, _ = _objects(r)
-    return "what colour is the moving object", _colour(actor)
+    return f"what colour is the {_mover_ref(r, ctx)}", _colour(actor)
 
 
 def _colour_of_shape(r, rng, ctx):
@@ -323,7 +312,7 @@ def _colour_of_background(r, rng, ctx):
 
 def _object_mover(r, rng, ctx):
     actor, _ = _objects(r)
-    return "what shape moves", _shape(actor)
+    return f"what shape is the {_mover_ref(r, ctx)}", _shape(actor)
 
 
 def _object_of_colour(r, rng, ctx):
@@ -338,13 +327,11 @@ def _object_of_colour(r, rng, ctx):
 
 
 def _location_end(r, rng, ctx):
-    actor, _ = _objects(r)
-    return f"where does the {_name(actor)} end up", str(_need(r, "end_region")).lower()
+    return f"where does the {_actor_ref(r, ctx)} end up", str(_need(r, "end_region")).lower()
 
 
 def _location_start(r, rng, ctx):
-    actor, _ = _objects(r)
-    return f"where does the {_name(actor)} start", str(_need(r, "start_region")).lower()
+    return f"where does the {_actor_ref(r, ctx)} start", str(_need(r, "start_region")).lower()
 
 
 def _number_objects(r, rng, ctx):
@@ -367,42 +354,44 @@ def _other_speed(r, rng, ctx):
         answer = "fast" if speed > ctx["median_speed"] else "slow"
     else:
         return None
-    actor, _ = _objects(r)
-    return f"how fast does the {_name(actor)} move", answer
+    return f"how fast does the {_actor_ref(r, ctx)} move", answer
 
 
 def _other_periodic(r, rng, ctx):
     periodic = r.get("periodic")
     if not isinstance(periodic, bool):
         return None
-    actor, _ = _objects(r)
-    return f"does the {_name(actor)} move back and forth", "yes" if periodic else "no"
+    question = f"does the {_actor_ref(r, ctx)} repeat the same motion over and over"
+    return question, "yes" if periodic else "no"
 
 
 TEMPLATES: dict[int, tuple[Template, ...]] = {
     0: (_motion_doing, _motion_direction),
     1: (_spatial_yes_no, _spatial_where),
-    2: (_temporal_start_or_end, _temporal_event_after, _temporal_event_before,
-        _temporal_moves_first),
+    2: (_temporal_start_or_end, _temporal_bigger, _temporal_event_after, _temporal_event_before),
     3: (_yes_no_there_is,),
     4: (_colour_of_mover, _colour_of_shape, _colour_of_background),
     5: (_object_mover, _object_of_colour),
     6: (_location_end, _location_start),
     7: (_number_objects, _number_of_colour),
     8: (_other_speed, _other_periodic),
-}  # fmt: skip
+}
 assert set(TEMPLATES) == set(TYPE_NAMES)
 
 
 def _context(ground_truth: dict[str, dict]) -> dict:
     """What the templates need to know about the whole set (for "no" answers and thresholds)."""
     colours, shapes, speeds = set(), set(), []
-    for record in ground_truth.values():
+    for path, record in ground_truth.items():
         for obj in record.get("objects") or []:
-            colours.add(_colour(obj))
-            shapes.add(_shape(obj))
-        if isinstance(record.get("speed"), (int, float)) and not isinstance(record["speed"], bool):
-            speeds.append(float(record["speed"]))
+            try:
+                colours.add(_colour(obj))
+                shapes.add(_shape(obj))
+            except ManifestError as err:
+                raise ManifestError(f"video {path}: {err.what}", fix=err.fix) from None
+        speed = record.get("speed")
+        if isinstance(speed, (int, float)) and not isinstance(speed, bool):
+            speeds.append(float(speed))
     return {
         "colours": sorted(colours),
         "shapes": sorted(shapes),
@@ -454,7 +443,10 @@ def make_synthetic_qa(
         raise ValueError("per_video must be at least 1")
     ctx = _context(ground_truth)
     paths = sorted(ground_truth)
-    splits = {p: str(_need(ground_truth[p], "split")) for p in paths}
+    splits = {p: str(ground_truth[p].get("split")) for p in paths}
+    odd = sorted({s for s in splits.values() if s not in ("train", "val", "test")})
+    if odd:
+        raise ManifestError(f"videos with split {odd} (expected train, val or test)", fix=FIX)
     if "val" not in splits.values():
         train = [p for p in paths if splits[p] == "train"]
         n_val = round(val_fraction * len(train))
@@ -464,8 +456,10 @@ def make_synthetic_qa(
     for path in paths:
         # Seeding by path makes a video's questions independent of the other videos.
         rng = random.Random(f"{seed}|{path}")
-        for n, (code, question, answer) in enumerate(
-            _questions_for(ground_truth[path], rng, ctx, per_video)
-        ):
+        try:
+            made = _questions_for(ground_truth[path], rng, ctx, per_video)
+        except ManifestError as err:
+            raise ManifestError(f"video {path}: {err.what}", path=err.path, fix=err.fix) from None
+        for n, (code, question, answer) in enumerate(made):
             items.append(QAItem(f"{path}#{n}", path, question, answer, code, splits[path]))
     return items

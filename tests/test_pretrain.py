@@ -1,0 +1,91 @@
+"""Pretraining end to end at smoke size: metrics, checkpoints, exact resume, curricula."""
+
+import json
+
+import pytest
+import torch
+
+from vcop_lab.checkpoint import load_checkpoint
+from vcop_lab.cli import main
+from vcop_lab.pretrain import build_order_model, load_order_init, pretrain
+from vcop_lab.errors import CheckpointError
+
+
+def _run(data, out, **kw):
+    kw.setdefault("epochs", 2)
+    return pretrain(data, out, profile="smoke", progress=False, num_workers=0, **kw)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(synth_smoke, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pre") / "run"
+    return _run(synth_smoke["main"], out), out
+
+
+def test_metrics_and_checkpoints(smoke_run):
+    metrics, out = smoke_run
+    for key in ("test_order_acc", "chance", "per_class_order_acc", "arch", "setting",
+                "permutation_confusion", "epochs_run", "clips_per_second", "seed"):
+        assert key in metrics
+    assert metrics["chance"] == pytest.approx(1 / 6)
+    assert 0.0 <= metrics["test_order_acc"] <= 1.0
+    assert json.loads((out / "metrics.json").read_text())["arch"] == "r3d"
+    hist = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [1, 2]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(hist[0])
+    confusion = torch.tensor(metrics["permutation_confusion"])
+    # every test tuple is scored under all 6 orders: rows are balanced
+    assert confusion.sum(1).unique().numel() == 1
+    assert confusion.sum().item() == metrics["test_tuples"]
+    ckpt = load_checkpoint(out / "last.pt")
+    assert ckpt["epoch"] == 1 and ckpt["meta"]["tl"] == 3
+
+
+def test_resume_is_exact(synth_smoke, tmp_path, smoke_run):
+    _, straight = smoke_run
+    interrupted = tmp_path / "resumed"
+    _run(synth_smoke["main"], interrupted, epochs=1)
+    _run(synth_smoke["main"], interrupted, epochs=2, resume=True)
+    a = load_checkpoint(straight / "last.pt")["model"]
+    b = load_checkpoint(interrupted / "last.pt")["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    ha = json.loads((straight / "history.json").read_text())
+    hb = json.loads((interrupted / "history.json").read_text())
+    assert [h["train_loss"] for h in ha] == [h["train_loss"] for h in hb]
+
+
+def test_task_curriculum_init_carries_backbone_and_pair(smoke_run):
+    _, out = smoke_run
+    model = build_order_model("r3d", 0.125, tl=4)
+    meta = load_order_init(model, out / "best.pt")
+    state = load_checkpoint(out / "best.pt")["model"]
+    assert meta["tl"] == 3
+    assert torch.equal(model.pair.weight, state["pair.weight"])
+    assert torch.equal(model.backbone.conv1[0].weight if hasattr(model.backbone.conv1, "__getitem__")
+                       else next(model.backbone.conv1.parameters()),
+                       state[next(k for k in state if k.startswith("backbone.conv1"))])
+    assert model.classifier.out_features == 24
+
+
+def test_init_of_another_architecture_is_refused(smoke_run):
+    _, out = smoke_run
+    with pytest.raises(CheckpointError, match="r3d"):
+        load_order_init(build_order_model("c3d", 0.125, tl=3), out / "best.pt")
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    code = main(["pretrain", "--data", str(tmp_path / "none"), "--profile", "smoke",
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "manifest not found" in err[0]
+    code = main(["pretrain", "--data", str(tmp_path), "--setting", "16-8-9",
+                 "--profile", "smoke", "--out", str(tmp_path / "o")])
+    assert code == 2
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        load_checkpoint(bad)

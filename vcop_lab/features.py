@@ -1,0 +1,531 @@
+"""Clip features of a frozen backbone for retrieval and VideoQA, cached on disk.
+
+Every video of the given records gets ``num_clips`` evenly spaced, centre-cropped clips
+(:class:`~vcop_lab.data.datasets.EvalClipDataset`; no video is ever dropped, the last batch
+may be smaller). Each clip goes through the backbone and one or more *layers* are kept:
+
+- ``conv1`` .. ``conv5``: the stage's output activation, max-pooled adaptively to the grid of
+  :data:`POOL_GRIDS` and flattened (channels first) to one vector per clip;
+- ``global``: the ``feature_dim``-d global average pool (512 at full width), the backbone's
+  own output, used by VideoQA.
+
+Pooling grids. The grids are chosen so that ``channels x t x h x w`` is exactly 9216 for every
+stage of every architecture at full width and the paper's 16x112x112 clips (conv5: 512x2x3x3,
+as the paper's Table II feature; the stages: see :data:`POOL_GRIDS`). A grid never exceeds
+the activation: each of its sizes is capped at the activation's size (adaptive pooling would
+otherwise repeat values), so at reduced width and clip size the features are simply smaller.
+Adaptive pooling of conv5's 7x7 to 3x3 uses windows [0,3), [2,5), [4,7) that cover every
+position; the reference code's fixed (1,2,2) max-pool gives the same 3x3 grid but drops the
+last row and column. :func:`feature_layout` reports the exact grid and size for a profile;
+for R3D and R(2+1)D they are:
+
+======  ================  =====================  =====================
+stage   full (w=1, 16x112) teaching (w=.25, 8x56)  smoke (w=.125, 4x28)
+======  ================  =====================  =====================
+conv1   64x4x6x6 = 9216   16x4x6x6 = 2304        8x4x6x6 = 1152
+conv2   64x4x6x6 = 9216   16x4x6x6 = 2304        8x4x6x6 = 1152
+conv3   128x2x6x6 = 9216  32x2x6x6 = 2304        16x2x6x6 = 1152
+conv4   256x4x3x3 = 9216  64x2x3x3 = 1152        32x1x3x3 = 288
+conv5   512x2x3x3 = 9216  128x1x3x3 = 1152       64x1x2x2 = 256
+======  ================  =====================  =====================
+
+and for C3D (channels 64, 128, 256, 512, 512): conv1 (4,6,6), conv2 (2,6,6), conv3 (4,3,3),
+conv4 and conv5 (2,3,3), 9216 values each at full size.
+
+Cache. With ``cache_dir`` every layer's features are stored as ``<name>-<key>.npy`` (float32,
+``(videos, num_clips, dim)``) plus ``<name>-<key>.json`` (labels, paths, settings). The key
+hashes *all* settings: the checkpoint's content hash (or ``random`` and the seed),
+architecture, width, layer, pooling grid, clips per video, clip length, resize, crop, the data
+folder, the manifest's content hash, and every record (split, label, frame count) with its
+video file's size and modification time. A changed checkpoint, setting or video therefore
+never reuses old features. Both files are written to a temporary name and renamed, so a crash
+never leaves a half-written entry; a hit needs both. Features are float32 on disk (float16
+would halve the size, but risks overflow and changes the rankings slightly) and are loaded
+memory-mapped copy-on-write: a UCF101 split-1 conv5 clip-level gallery (3.5 GB) is read from
+disk as the search needs it, and writing to the tensor never changes the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from vcop_lab.checkpoint import file_hash
+from vcop_lab.data.datasets import EpochSampler, EvalClipDataset
+from vcop_lab.data.manifest import (
+    MANIFEST_NAME,
+    VideoRecord,
+    class_names,
+    load_manifest,
+    select_split,
+)
+from vcop_lab.data.sampling import parse_setting
+from vcop_lab.errors import CheckpointError, SettingsError, VideoError
+from vcop_lab.models.backbones import ARCHS, STAGES, build_backbone
+from vcop_lab.profiles import Profile, get_profile
+from vcop_lab.runtime import pick_device
+
+# Bump when the extraction itself changes (pooling, clip sampling), so old caches are unused.
+FEATURE_VERSION = 1
+RANDOM = "random"
+GLOBAL = "global"
+LAYERS = STAGES + (GLOBAL,)
+TARGET_VALUES = 9216  # 512 x 2 x 3 x 3, the paper's conv5 feature
+
+_RESNET_GRIDS = {"conv1": (4, 6, 6), "conv2": (4, 6, 6), "conv3": (2, 6, 6),
+                 "conv4": (4, 3, 3), "conv5": (2, 3, 3)}
+# (t, h, w) max-pooling grid per architecture and stage: channels x t x h x w = 9216 at full
+# width (C3D channels 64/128/256/512/512, the ResNets 64/64/128/256/512).
+POOL_GRIDS: dict[str, dict[str, tuple[int, int, int]]] = {
+    "c3d": {"conv1": (4, 6, 6), "conv2": (2, 6, 6), "conv3": (4, 3, 3),
+            "conv4": (2, 3, 3), "conv5": (2, 3, 3)},
+    "r3d": dict(_RESNET_GRIDS),
+    "r21d": dict(_RESNET_GRIDS),
+}
+# Clips per forward pass: bounds the stage activations held at once (conv1 of 40 full-size
+# C3D clips is 2 GB of float32).
+MAX_CLIPS_PER_FORWARD = 40
+
+
+@dataclass
+class FeatureSet:
+    """Features of every video of one split, with what is needed to score and show them.
+
+    Attributes:
+        features: (V, num_clips, D) float32, one row per clip of each video (memory-mapped
+            when it comes from the cache).
+        labels: (V,) class index of each video.
+        paths: the videos' manifest paths (relative to ``root``).
+        video_ids: (V,) each video's position in the records it was extracted from.
+        class_names: class index -> name for the dataset's labels.
+        num_frames: each video's frame count (to locate its clips again for thumbnails).
+        root: the data folder.
+        meta: every setting of the extraction (arch, width, layer, grid, checkpoint hash ...).
+    """
+
+    features: Tensor
+    labels: Tensor
+    paths: list[str]
+    video_ids: Tensor
+    class_names: list[str]
+    num_frames: list[int]
+    root: Path
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def num_clips(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[2])
+
+    def clip_level(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(V*num_clips, D) clip features, their labels and their videos' ids."""
+        n = self.num_clips
+        return (self.features.reshape(-1, self.dim), self.labels.repeat_interleave(n),
+                self.video_ids.repeat_interleave(n))
+
+    def video_level(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(V, D) video features, the mean of each video's clip features, with labels and ids."""
+        return self.features.float().mean(dim=1), self.labels, self.video_ids
+
+    def label_names(self, labels: Tensor | None = None) -> list[str]:
+        """Class names of ``labels`` (default: every video's)."""
+        labels = self.labels if labels is None else labels
+        return [self.class_names[int(i)] for i in labels]
+
+    def by_path(self) -> dict[str, Tensor]:
+        """``{manifest path: (num_clips, D) features}``, as VideoQA takes them."""
+        return {p: self.features[i] for i, p in enumerate(self.paths)}
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+def pool_grid(arch: str, layer: str) -> tuple[int, int, int] | None:
+    """The (t, h, w) max-pooling grid of ``layer`` (None for ``global``)."""
+    _check_arch_layer(arch, layer)
+    return None if layer == GLOBAL else POOL_GRIDS[arch][layer]
+
+
+def effective_grid(grid: tuple[int, int, int], activation_shape: Sequence[int]
+                   ) -> tuple[int, int, int]:
+    """``grid`` capped at the activation's (T, H, W): pooling never enlarges a dimension."""
+    t, h, w = activation_shape[-3:]
+    return (min(grid[0], t), min(grid[1], h), min(grid[2], w))
+
+
+def pool_stage(activation: Tensor, grid: tuple[int, int, int]) -> Tensor:
+    """Max-pool a (N, C, T, H, W) activation adaptively to ``grid`` (capped) and flatten."""
+    out = F.adaptive_max_pool3d(activation, effective_grid(grid, activation.shape))
+    return out.flatten(1)
+
+
+@torch.no_grad()
+def pooled_features(backbone: nn.Module, clips: Tensor, layers: Sequence[str],
+                    grids: dict[str, tuple[int, int, int] | None],
+                    shapes: dict[str, list[int]] | None = None) -> dict[str, Tensor]:
+    """Pooled features ``{layer: (N, D)}`` of clips (N, 3, T, H, W).
+
+    Runs the stages one by one, pools each wanted one at once and stops after the deepest
+    wanted, so that early layers cost no deep computation and activations are freed early.
+    ``global`` is the mean over time and space of conv5, i.e. the backbone's own output.
+    ``shapes``, when given, receives each pooled stage's activation shape (C, T, H, W).
+    """
+    deepest = max(STAGES.index("conv5" if lay == GLOBAL else lay) for lay in layers)
+    out: dict[str, Tensor] = {}
+    x = clips
+    for name in STAGES[:deepest + 1]:
+        x = getattr(backbone, name)(x)
+        if name in layers:
+            out[name] = pool_stage(x, grids[name])
+            if shapes is not None:
+                shapes[name] = [int(s) for s in x.shape[1:]]
+    if GLOBAL in layers:
+        out[GLOBAL] = x.mean(dim=(2, 3, 4))
+    return out
+
+
+def feature_layout(arch: str | None = None, profile: str | Profile = "teaching",
+                   layers: Sequence[str] = LAYERS) -> dict[str, dict]:
+    """For each layer: activation shape, requested and effective grid, and feature size.
+
+    Computed with one dummy clip of the profile's size (clip length, crop) and width, e.g.
+    ``feature_layout("r3d", "paper")["conv5"]["dim"] == 9216``.
+    """
+    prof = get_profile(profile)
+    arch = arch or prof.arch
+    for layer in layers:
+        _check_arch_layer(arch, layer)
+    cl = parse_setting(prof.setting).cl
+    backbone = build_backbone(arch, prof.width).eval()
+    with torch.no_grad():
+        feature, stages = backbone(torch.zeros(1, 3, cl, prof.crop, prof.crop),
+                                   return_stages=True)
+    layout = {}
+    for layer in layers:
+        if layer == GLOBAL:
+            layout[layer] = {"activation": [int(feature.shape[1])], "grid": None,
+                             "effective_grid": None, "dim": int(feature.shape[1])}
+            continue
+        shape = [int(s) for s in stages[layer].shape[1:]]
+        grid = POOL_GRIDS[arch][layer]
+        eff = effective_grid(grid, shape)
+        layout[layer] = {"activation": shape, "grid": list(grid), "effective_grid": list(eff),
+                         "dim": shape[0] * eff[0] * eff[1] * eff[2]}
+    return layout
+
+
+def _check_arch_layer(arch: str, layer: str) -> None:
+    if arch not in ARCHS:
+        raise SettingsError(f"unknown architecture {arch!r}", fix=f"choose one of {', '.join(ARCHS)}")
+    if layer not in LAYERS:
+        raise SettingsError(f"unknown feature layer {layer!r}",
+                            fix=f"choose one of {', '.join(LAYERS)}")
+
+
+# ----------------------------------------------------------------------------- cache keys
+
+
+def _records_digest(data_dir: Path, records: Sequence[VideoRecord]) -> str:
+    """Hash of every record and its video file's size and modification time."""
+    h = hashlib.sha256()
+    for rec in records:
+        path = rec.full_path(data_dir)
+        try:
+            st = path.stat()
+        except OSError:
+            raise VideoError("video file not found", path,
+                             "check the data folder, or re-run `vcop-lab prepare`") from None
+        h.update(json.dumps([rec.path, rec.label, rec.label_index, rec.split, rec.num_frames,
+                             st.st_size, st.st_mtime_ns]).encode())
+    return h.hexdigest()[:24]
+
+
+def _checkpoint_identity(checkpoint, seed: int) -> dict:
+    if _is_random(checkpoint):
+        return {"checkpoint": RANDOM, "checkpoint_hash": RANDOM, "seed": int(seed)}
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise CheckpointError("checkpoint not found", path,
+                              "check the path, or pass `random` for random initialisation")
+    return {"checkpoint": str(path), "checkpoint_hash": file_hash(path)}
+
+
+def _is_random(checkpoint) -> bool:
+    return checkpoint is None or str(checkpoint) == RANDOM
+
+
+def cache_settings(data_dir: Path, records: Sequence[VideoRecord], identity: dict, arch: str,
+                   prof: Profile, layer: str, num_clips: int) -> dict:
+    """Everything a layer's features depend on (the cache key is its hash)."""
+    manifest = data_dir / MANIFEST_NAME
+    return {
+        "version": FEATURE_VERSION, "arch": arch, "width": prof.width, "layer": layer,
+        "grid": None if layer == GLOBAL else list(POOL_GRIDS[arch][layer]),
+        "num_clips": int(num_clips), "cl": parse_setting(prof.setting).cl,
+        "resize": list(prof.resize), "crop": prof.crop,
+        "checkpoint_hash": identity["checkpoint_hash"], "seed": identity.get("seed"),
+        "data_dir": str(data_dir.resolve()),
+        "manifest_hash": file_hash(manifest) if manifest.is_file() else None,
+        "splits": sorted({r.split for r in records}),
+        "records": _records_digest(data_dir, records),
+    }
+
+
+def cache_key(settings: dict) -> str:
+    """Hex digest of the settings (sorted JSON)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _entry_paths(cache_dir: Path, settings: dict, key: str) -> tuple[Path, Path]:
+    name = (f"{settings['arch']}-w{settings['width']}-{settings['layer']}-"
+            f"{'+'.join(settings['splits'])}-{key}")
+    return cache_dir / f"{name}.npy", cache_dir / f"{name}.json"
+
+
+def _load_entry(npy: Path, meta_path: Path, key: str, root: Path) -> FeatureSet | None:
+    """The cached FeatureSet, or None when absent, incomplete or not this key's."""
+    if not (npy.is_file() and meta_path.is_file()):
+        return None
+    try:
+        info = json.loads(meta_path.read_text(encoding="utf-8"))
+        feats = np.load(npy, mmap_mode="c")  # copy-on-write: writes never reach the file
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"ignoring unreadable feature cache {npy} ({exc})", stacklevel=3)
+        return None
+    if info.get("key") != key or list(feats.shape) != info.get("shape"):
+        return None
+    return FeatureSet(
+        features=torch.from_numpy(feats), labels=torch.tensor(info["labels"]),
+        paths=info["paths"], video_ids=torch.tensor(info["video_ids"]),
+        class_names=info["class_names"], num_frames=info["num_frames"], root=root,
+        meta={**info["meta"], "cache": "hit", "cache_file": str(npy)})
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- extraction
+
+
+def extract_features(
+    data_dir: str | Path,
+    records: Sequence[VideoRecord] | str = "test",
+    checkpoint: str | Path = RANDOM,
+    arch: str | None = None,
+    profile: str | Profile = "teaching",
+    layer: str = "conv5",
+    *,
+    layers: Sequence[str] | None = None,
+    num_clips: int | None = None,
+    cache_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int | None = None,
+    num_workers: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> FeatureSet | dict[str, FeatureSet]:
+    """Features of every video in ``records`` from a frozen backbone.
+
+    Args:
+        data_dir: the data folder (holding ``manifest.csv``; videos are relative to it).
+        records: the videos, or a split name (``"train"``, ``"val"``, ``"test"``) of the
+            folder's manifest. Every one is kept: none is dropped.
+        checkpoint: an order or fine-tune checkpoint (its ``backbone.*`` weights are used), or
+            ``"random"`` for a random initialisation drawn with ``seed``.
+        arch: c3d, r3d or r21d (default: the profile's). The width, clip length (the first
+            number of the profile's setting), resize and crop come from ``profile``.
+        layer: ``conv1`` .. ``conv5`` (pooled, see the module docstring) or ``global``.
+        layers: several layers extracted in one pass over the videos (decoding dominates at
+            small sizes); then a ``{layer: FeatureSet}`` dict is returned.
+        num_clips: clips per video (default: the profile's ``eval_clips``).
+        cache_dir: folder of the feature cache; None computes without caching.
+        device: where the backbone runs (default: CUDA, then MPS, then CPU).
+        batch_size: videos per batch (default: the profile's ``ft_batch_size``).
+        num_workers: DataLoader workers (default: the profile's).
+        seed: seed of a random initialisation (part of the cache key only then).
+        progress: show a progress bar.
+
+    Raises:
+        CheckpointError: a missing checkpoint or one of another architecture or width.
+        SettingsError, VideoError, ManifestError: bad settings, videos or manifest.
+    """
+    from vcop_lab.finetune import load_backbone  # heavy module; only needed here
+
+    prof = get_profile(profile)
+    arch = arch or prof.arch
+    wanted = list(dict.fromkeys(layers if layers is not None else [layer]))
+    if not wanted:
+        raise SettingsError("no feature layer asked for", fix=f"pass one of {', '.join(LAYERS)}")
+    for lay in wanted:
+        _check_arch_layer(arch, lay)
+    num_clips = int(num_clips or prof.eval_clips)
+    if num_clips < 1:
+        raise SettingsError(f"num_clips must be at least 1, got {num_clips}", fix="pass e.g. 10")
+    data_dir = Path(data_dir)
+    all_records = load_manifest(data_dir)
+    names = class_names(all_records)
+    if isinstance(records, str):
+        records = select_split(all_records, records)
+    records = list(records)
+    if not records:
+        raise SettingsError("no videos to extract features from", data_dir,
+                            "check the manifest's splits")
+    identity = _checkpoint_identity(checkpoint, seed)
+    cl = parse_setting(prof.setting).cl
+
+    # Cache look-up per layer; only the missing layers are computed.
+    results: dict[str, FeatureSet] = {}
+    entries: dict[str, tuple[dict, str, Path, Path]] = {}
+    for lay in wanted:
+        settings = cache_settings(data_dir, records, identity, arch, prof, lay, num_clips)
+        key = cache_key(settings)
+        if cache_dir is not None:
+            npy, meta_path = _entry_paths(Path(cache_dir), settings, key)
+            hit = _load_entry(npy, meta_path, key, data_dir)
+            if hit is not None:
+                results[lay] = hit
+                continue
+        else:
+            npy = meta_path = None
+        entries[lay] = (settings, key, npy, meta_path)
+
+    if entries:
+        t0 = time.perf_counter()
+        dev = pick_device(device)
+        with torch.random.fork_rng(devices=[]):  # a random init must not move the caller's RNG
+            torch.manual_seed(seed)
+            backbone = build_backbone(arch, prof.width)
+        init_meta = load_backbone(backbone, checkpoint)
+        backbone.to(dev).eval()
+        todo = list(entries)
+        grids = {lay: pool_grid(arch, lay) for lay in todo}
+        dataset = EvalClipDataset(records, data_dir, cl, num_clips, prof.resize, prof.crop)
+        computed = _run_extraction(backbone, dataset, todo, grids, entries, dev,
+                                   batch_size or prof.ft_batch_size,
+                                   prof.num_workers if num_workers is None else num_workers,
+                                   progress)
+        seconds = time.perf_counter() - t0
+        labels = [r.label_index for r in records]
+        for lay, (feats, eff_grid) in computed.items():
+            settings, key, npy, meta_path = entries[lay]
+            meta = {**settings, "checkpoint": identity["checkpoint"],
+                    "effective_grid": eff_grid, "feature_dim": int(feats.shape[2]),
+                    "profile": prof.name, "num_videos": len(records), "device": str(dev),
+                    "extract_seconds": round(seconds, 3),
+                    "init_from": None if init_meta is None else
+                    {k: init_meta.get(k) for k in ("kind", "arch", "width", "setting", "epoch")}}
+            fs = FeatureSet(
+                features=feats if npy is None else torch.from_numpy(feats),
+                labels=torch.tensor(labels), paths=[r.path for r in records],
+                video_ids=torch.arange(len(records)), class_names=names,
+                num_frames=[r.num_frames for r in records], root=data_dir,
+                meta={**meta, "cache": "off" if npy is None else "miss"})
+            if meta_path is not None:
+                _atomic_write_text(meta_path, json.dumps({
+                    "key": key, "shape": list(feats.shape), "labels": labels,
+                    "paths": fs.paths, "video_ids": list(range(len(records))),
+                    "class_names": names, "num_frames": fs.num_frames, "meta": meta}))
+                fs.meta["cache_file"] = str(npy)
+            results[lay] = fs
+    ordered = {lay: results[lay] for lay in wanted}
+    return ordered if layers is not None else ordered[wanted[0]]
+
+
+def _run_extraction(backbone, dataset, layers, grids, entries, device, batch_size,
+                    num_workers, progress) -> dict[str, tuple[object, list | None]]:
+    """One pass over the videos; returns ``{layer: (features, effective grid)}``.
+
+    With a cache the features are written straight into a memory-mapped temporary ``.npy``
+    file (no full copy in RAM), renamed into place only when complete.
+    """
+    from vcop_lab.train import make_loader
+
+    loader = make_loader(dataset, batch_size, EpochSampler(len(dataset), shuffle=False),
+                         num_workers, device)
+    num_videos, num_clips = len(dataset), dataset.num_clips
+    outputs: dict[str, object] = {}
+    tmp_paths: dict[str, Path] = {}
+    shapes: dict[str, list[int]] = {}
+    filled = 0
+    try:
+        for clips, _labels, index in tqdm(loader, desc="features", unit="batch",
+                                          disable=not progress):
+            n = clips.shape[0]
+            if not torch.equal(index, torch.arange(filled, filled + n)):
+                raise AssertionError("the feature loader must visit videos in order")
+            flat = clips.flatten(0, 1)  # (n * num_clips, 3, cl, crop, crop)
+            parts: dict[str, list[Tensor]] = {lay: [] for lay in layers}
+            for start in range(0, flat.shape[0], MAX_CLIPS_PER_FORWARD):
+                chunk = flat[start:start + MAX_CLIPS_PER_FORWARD].to(device, non_blocking=True)
+                for lay, f in pooled_features(backbone, chunk, layers, grids, shapes).items():
+                    parts[lay].append(f.float().cpu())
+            for lay in layers:
+                f = torch.cat(parts[lay]).reshape(n, num_clips, -1)
+                if lay not in outputs:
+                    npy = entries[lay][2]
+                    shape = (num_videos, num_clips, f.shape[2])
+                    if npy is None:
+                        outputs[lay] = torch.empty(shape, dtype=torch.float32)
+                    else:
+                        tmp_paths[lay] = npy.with_name(f".{npy.stem}.tmp{os.getpid()}.npy")
+                        npy.parent.mkdir(parents=True, exist_ok=True)
+                        outputs[lay] = np.lib.format.open_memmap(
+                            tmp_paths[lay], mode="w+", dtype=np.float32, shape=shape)
+                out = outputs[lay]
+                out[filled:filled + n] = f if isinstance(out, Tensor) else f.numpy()
+            filled += n
+        if filled != num_videos:
+            raise AssertionError(f"extracted {filled} of {num_videos} videos")
+        result = {}
+        for lay in layers:
+            eff = None if grids[lay] is None else list(effective_grid(grids[lay], shapes[lay]))
+            out = outputs.pop(lay)
+            if lay in tmp_paths:
+                out.flush()
+                del out  # close the map before the rename
+                final = entries[lay][2]
+                os.replace(tmp_paths.pop(lay), final)
+                out = np.load(final, mmap_mode="c")
+            result[lay] = (out, eff)
+        return result
+    finally:
+        outputs.clear()
+        for tmp in tmp_paths.values():  # an interrupted extraction leaves no partial file
+            tmp.unlink(missing_ok=True)
+
+
+__all__ = [
+    "GLOBAL",
+    "LAYERS",
+    "POOL_GRIDS",
+    "FeatureSet",
+    "cache_key",
+    "cache_settings",
+    "effective_grid",
+    "extract_features",
+    "feature_layout",
+    "pool_grid",
+    "pool_stage",
+    "pooled_features",
+]

@@ -1,0 +1,212 @@
+"""Notebook widgets, as a thin layer over plain functions that run without a browser.
+
+:func:`permutation_explorer_state` decodes what a setting ``cl-it-tl`` and a permutation do
+to one video (the same frames, crop and shuffle as the evaluation tuples of the datasets),
+:func:`render_permutation` draws it, and :func:`permutation_explorer` wires both to sliders.
+:func:`show_permutation_figure` is the static figure for notebooks run headless.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from vcop_lab import viz
+from vcop_lab.data import sampling
+from vcop_lab.data.manifest import VideoRecord
+from vcop_lab.data.transforms import crop_box, resize_frames, to_clip_tensor
+from vcop_lab.data.video import read_frames
+from vcop_lab.errors import SettingsError, VcopError
+
+CL_RANGE, IT_RANGE = (1, 16), (0, 16)
+_PREFERRED = ((16, 8), (8, 4), (4, 2), (2, 1), (1, 0))  # (cl, it), as large as the video allows
+
+
+def _check_crop(resize: tuple[int, int], crop: int) -> None:
+    if crop > min(resize):
+        raise SettingsError(f"crop {crop} is larger than the resized frames {resize}",
+                            fix="choose a crop no larger than the smaller side of resize")
+
+
+def default_choices(record: VideoRecord, tl: int = 3) -> dict[str, int]:
+    """A setting that fits ``record``: the paper's 16-8 if the video is long enough, else the
+    largest of 8-4, 4-2, 2-1, 1-0 that fits; ``tl`` is lowered only when nothing fits. The
+    permutation is a fixed non-identity one so that the shuffle is visible."""
+    for t in range(tl, sampling.MIN_TL - 1, -1):
+        for cl, it in _PREFERRED:
+            if sampling.tuple_span(cl, it, t) <= record.num_frames:
+                return {"cl": cl, "it": it, "tl": t, "perm_index": math.factorial(t) // 2}
+    return {"cl": 1, "it": 0, "tl": sampling.MIN_TL, "perm_index": 1}
+
+
+def _label(record: VideoRecord) -> str:
+    return f"{record.label} / {Path(record.path).name}"
+
+
+def permutation_explorer_state(records: Sequence[VideoRecord], root: str | Path, video: int,
+                               cl: int, it: int, tl: int, perm_index: int,
+                               resize: tuple[int, int] = (64, 86), crop: int = 56,
+                               backend: str = "auto") -> dict[str, Any]:
+    """The evaluation tuple of ``records[video]`` under ``cl-it-tl``, and its shuffle.
+
+    The tuple is the centred one (``sampling.eval_start``), decoded with ``read_frames``,
+    resized to ``resize`` and centre-cropped to ``crop``. Returns a dict with ``ordered``
+    (tl float clips (3, cl, crop, crop), chronological), ``shuffled`` (the same clips in the
+    order ``order``: position p holds clip ``order[p]``), ``order`` (the permutation),
+    ``label`` (its index among the tl! lexicographic permutations), ``class_name``,
+    ``video`` (the file), ``setting``, ``span`` (frames the tuple covers), ``start``,
+    ``num_frames``, ``frame_indices`` (tl lists of cl indices), ``valid`` and ``message``.
+    A setting that does not fit the video (or a video that does not decode) gives
+    ``valid=False`` and a message saying why, with empty clip lists, instead of raising.
+    """
+    if not 0 <= video < len(records):
+        raise IndexError(f"video {video} is not in 0..{len(records) - 1}")
+    resize = (int(resize[0]), int(resize[1]))
+    _check_crop(resize, crop)
+    rec = records[video]
+    state: dict[str, Any] = {
+        "ordered": [], "shuffled": [], "order": None, "label": int(perm_index),
+        "class_name": rec.label, "video": str(rec.full_path(root)),
+        "setting": f"{cl}-{it}-{tl}", "span": sampling.tuple_span(cl, it, tl), "start": None,
+        "num_frames": rec.num_frames, "frame_indices": [], "valid": False, "message": "",
+    }
+    name = Path(rec.path).name
+    try:
+        setting = sampling.parse_setting(f"{int(cl)}-{int(it)}-{int(tl)}")
+    except SettingsError as err:
+        state["message"] = f"{name}: {err.what}"
+        return state
+    perms = sampling.permutations_for(setting.tl)
+    if not 0 <= perm_index < len(perms):
+        state["message"] = (f"permutation {perm_index} does not exist for tl={setting.tl}: "
+                            f"choose one from 0 to {len(perms) - 1}")
+        return state
+    state["order"] = perms[perm_index]
+    if setting.span > rec.num_frames:
+        state["message"] = (f"{name} has {rec.num_frames} frames, but a {setting} tuple spans "
+                            f"{setting.span}: lower the clip length, interval or tuple length")
+        return state
+    start = sampling.eval_start(rec.num_frames, setting)
+    indices = sampling.tuple_frame_indices(start, setting)
+    try:
+        frames = read_frames(rec.full_path(root), indices.ravel().tolist(), backend=backend,
+                             size=resize, num_frames=rec.num_frames)
+    except VcopError as err:
+        state["message"] = str(err)
+        return state
+    frames = resize_frames(frames, resize)
+    top, left = crop_box(frames.shape[1], frames.shape[2], crop, None)
+    ordered = [to_clip_tensor(frames[c * setting.cl:(c + 1) * setting.cl], top, left, crop)
+               for c in range(setting.tl)]
+    state.update(ordered=ordered, shuffled=[ordered[j] for j in state["order"]],
+                 start=start, frame_indices=indices.tolist(), valid=True,
+                 message=f"{setting}: frames {start} to {start + setting.span - 1} "
+                         f"of {rec.num_frames}")
+    return state
+
+
+def render_permutation(state: dict[str, Any]) -> Figure:
+    """The figure of an explorer state (``viz.shuffle_figure``); for a state that is not
+    valid, a small figure that shows its message."""
+    if not state["valid"]:
+        fig = viz._figure(7, 1.2)
+        ax = fig.subplots()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, state["message"], ha="center", va="center", wrap=True,
+                color=viz.WRONG)
+        return fig
+    first, last = state["frame_indices"][0][0], state["frame_indices"][-1][-1]
+    return viz.shuffle_figure(state["ordered"], state["order"], state["class_name"],
+                              f"{Path(state['video']).name} "
+                              f"({state['setting']}, frames {first}-{last})")
+
+
+def show_permutation_figure(records: Sequence[VideoRecord], root: str | Path, video: int = 0,
+                            cl: int | None = None, it: int | None = None, tl: int = 3,
+                            perm_index: int | None = None, resize: tuple[int, int] = (64, 86),
+                            crop: int = 56) -> Figure:
+    """The explorer's figure without widgets (for notebooks run headless). Choices left as
+    None come from :func:`default_choices` for the video, so the default always fits."""
+    choice = default_choices(records[video], tl)
+    if cl is not None or it is not None:
+        choice["tl"] = tl  # a setting chosen by hand is shown as it is, fitting or not
+    for key, value in (("cl", cl), ("it", it), ("perm_index", perm_index)):
+        if value is not None:
+            choice[key] = value
+    state = permutation_explorer_state(records, root, video, resize=resize, crop=crop,
+                                       **choice)
+    return render_permutation(state)
+
+
+def permutation_explorer(records: Sequence[VideoRecord], root: str | Path,
+                         resize: tuple[int, int] = (64, 86), crop: int = 56):
+    """An interactive explorer: choose a video, ``cl``, ``it``, ``tl`` and a permutation and
+    see the ordered and shuffled tuple; when the tuple does not fit the video the message
+    says why. Returns an ``ipywidgets.VBox``; its ``controls`` (the widgets by name),
+    ``output`` and ``last`` (the latest state and figure) let code drive it without a
+    browser."""
+    import ipywidgets as w
+    from IPython.display import HTML, display
+
+    if not records:
+        raise ValueError("the explorer needs at least one video")
+    _check_crop(resize, crop)
+    start = default_choices(records[0])
+    style = {"description_width": "initial"}
+    controls = {
+        "video": w.Dropdown(options=[(_label(r), i) for i, r in enumerate(records)], value=0,
+                            description="video", style=style,
+                            layout=w.Layout(width="max-content")),
+        "cl": w.IntSlider(value=start["cl"], min=CL_RANGE[0], max=CL_RANGE[1],
+                          description="clip length cl", style=style, continuous_update=False),
+        "it": w.IntSlider(value=start["it"], min=IT_RANGE[0], max=IT_RANGE[1],
+                          description="interval it", style=style, continuous_update=False),
+        "tl": w.IntSlider(value=start["tl"], min=sampling.MIN_TL, max=sampling.MAX_TL,
+                          description="tuple length tl", style=style, continuous_update=False),
+        "perm_index": w.IntSlider(value=start["perm_index"], min=0,
+                                  max=math.factorial(start["tl"]) - 1,
+                                  description="permutation", style=style,
+                                  continuous_update=False),
+    }
+    output = w.Output()
+    box = w.VBox([w.HBox([controls["video"]]),
+                  w.HBox([controls["cl"], controls["it"]]),
+                  w.HBox([controls["tl"], controls["perm_index"]]), output])
+    box.controls, box.output = controls, output
+    box.last = {"state": None, "figure": None, "renders": 0}
+    busy = {"now": False}  # no re-render while one change updates another control
+
+    def render(_change=None) -> None:
+        if busy["now"]:
+            return
+        values = {name: c.value for name, c in controls.items()}
+        state = permutation_explorer_state(records, root, values.pop("video"), **values,
+                                           resize=resize, crop=crop)
+        fig = render_permutation(state) if state["valid"] else None
+        box.last.update(state=state, figure=fig, renders=box.last["renders"] + 1)
+        output.clear_output(wait=True)
+        with output:
+            if fig is not None:
+                display(fig)
+            else:
+                display(HTML(f"<b style='color:{viz.WRONG}'>"
+                             f"{html.escape(state['message'])}</b>"))
+
+    def on_tl(change) -> None:
+        busy["now"] = True
+        try:  # lowering max clamps the value, which would otherwise render a second time
+            controls["perm_index"].max = math.factorial(change["new"]) - 1
+        finally:
+            busy["now"] = False
+        render()
+
+    controls["tl"].observe(on_tl, names="value")
+    for name in ("video", "cl", "it", "perm_index"):
+        controls[name].observe(render, names="value")
+    render()
+    return box
