@@ -312,6 +312,14 @@ def test_ensure_synthetic_generates_only_when_needed(tmp_path):
         assert len(load_ground_truth(tmp_path / style)) == 2 * len(CLASSES[style])
 
 
+def test_refuses_to_replace_foreign_data(tmp_path):
+    (tmp_path / "second" / "videos").mkdir(parents=True)
+    (tmp_path / "second" / "manifest.csv").write_text("path,label\n")
+    with pytest.raises(SettingsError, match="not generated"):
+        generate_synthetic(tmp_path, MICRO, workers=1, progress=False)
+    assert (tmp_path / "second" / "manifest.csv").read_text() == "path,label\n"
+
+
 def test_presets_and_bad_settings(tmp_path):
     assert {"smoke", "teaching", "large"} <= set(PRESETS)
     assert PRESETS["smoke"].train_per_class < PRESETS["teaching"].train_per_class

@@ -171,6 +171,12 @@ def test_grouped_bars_and_topk_and_freeze(tmp_path):
     legend = {t.get_text() for t in ax.get_legend().get_texts()}
     assert legend == {"random", "pretrained", "chance"}
     _saved(fig, tmp_path / "grouped.png")
+    counts = {3: 9, 0: 12, 1: 10}  # one row: plain bars, columns on the x axis in given order
+    fig = viz.grouped_bars({"drawn": counts}, "tuples", "order labels drawn")
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == [9, 12, 10]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3", "0", "1"]
+    assert ax.get_xlabel() == "drawn" and ax.get_legend() is None
 
     fig = viz.topk_table_plot({"random": {1: 0.1, 5: 0.2, 10: 0.3},
                                "vcop": {1: 0.15, 5: 0.3, 10: 0.4, 20: 0.5}})

@@ -408,6 +408,12 @@ table.round(3)
 
 
 def main() -> None:
+    # later notebooks live in their own modules: tools/nb_04.py ... define NAME and CELLS
+    import importlib
+
+    for path in sorted(Path(__file__).parent.glob("nb_[0-9][0-9].py")):
+        module = importlib.import_module(path.stem)
+        NOTEBOOKS[module.NAME] = module.CELLS(PARAMS)
     for name, cells in NOTEBOOKS.items():
         write(NB / f"{name}.ipynb", cells)
         print("wrote", name)

@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", type=Path, help="synthetic data folder (generated if missing)")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 00 01")
     p.add_argument("--device", default="auto")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra notebook parameter, e.g. --param REAL_CLIPS=/data/clips")
     return parser
 
 
@@ -141,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
         return main_prepare(args)
     if args.command == "reproduce":
         from vcop_lab.reproduce import reproduce
+        extra = dict(p.split("=", 1) for p in args.param)
         result = reproduce(args.out, profile=args.profile, data_root=args.data_root,
-                           only=args.only, device=args.device)
+                           only=args.only, device=args.device, parameters=extra)
         return 0 if result["ok"] else 1
     raise AssertionError(args.command)
 

@@ -19,18 +19,20 @@ position; the reference code's fixed (1,2,2) max-pool gives the same 3x3 grid bu
 last row and column. :func:`feature_layout` reports the exact grid and size for a profile;
 for R3D and R(2+1)D they are:
 
-======  ================  =====================  =====================
-stage   full (w=1, 16x112) teaching (w=.25, 8x56)  smoke (w=.125, 4x28)
-======  ================  =====================  =====================
-conv1   64x4x6x6 = 9216   16x4x6x6 = 2304        8x4x6x6 = 1152
-conv2   64x4x6x6 = 9216   16x4x6x6 = 2304        8x4x6x6 = 1152
-conv3   128x2x6x6 = 9216  32x2x6x6 = 2304        16x2x6x6 = 1152
-conv4   256x4x3x3 = 9216  64x2x3x3 = 1152        32x1x3x3 = 288
-conv5   512x2x3x3 = 9216  128x1x3x3 = 1152       64x1x2x2 = 256
-======  ================  =====================  =====================
+======  ===================  ======================  =====================
+stage   full (w=1, 16x112)   teaching (w=.25, 8x56)  smoke (w=.125, 4x28)
+======  ===================  ======================  =====================
+conv1   64x4x6x6 = 9216      16x4x6x6 = 2304         8x4x6x6 = 1152
+conv2   64x4x6x6 = 9216      16x4x6x6 = 2304         8x4x6x6 = 1152
+conv3   128x2x6x6 = 9216     32x2x6x6 = 2304         16x2x6x6 = 1152
+conv4   256x4x3x3 = 9216     64x2x3x3 = 1152         32x1x3x3 = 288
+conv5   512x2x3x3 = 9216     128x1x3x3 = 1152        64x1x2x2 = 256
+global  512                  128                     64
+======  ===================  ======================  =====================
 
-and for C3D (channels 64, 128, 256, 512, 512): conv1 (4,6,6), conv2 (2,6,6), conv3 (4,3,3),
-conv4 and conv5 (2,3,3), 9216 values each at full size.
+and for C3D (channels 64, 128, 256, 512, 512; grids conv1 (4,6,6), conv2 (2,6,6), conv3
+(4,3,3), conv4 and conv5 (2,3,3)): 9216 values per stage at full size; at the teaching size
+2304, 2304, 2304, 2304 and 1152 (conv5 128x1x3x3).
 
 Cache. With ``cache_dir`` every layer's features are stored as ``<name>-<key>.npy`` (float32,
 ``(videos, num_clips, dim)``) plus ``<name>-<key>.json`` (labels, paths, settings). The key
@@ -68,6 +70,7 @@ from vcop_lab.data.manifest import (
     MANIFEST_NAME,
     VideoRecord,
     class_names,
+    data_root,
     load_manifest,
     select_split,
 )
@@ -75,6 +78,7 @@ from vcop_lab.data.sampling import parse_setting
 from vcop_lab.errors import CheckpointError, SettingsError, VideoError
 from vcop_lab.models.backbones import ARCHS, STAGES, build_backbone
 from vcop_lab.profiles import Profile, get_profile
+from vcop_lab.retrieval import video_level
 from vcop_lab.runtime import pick_device
 
 # Bump when the extraction itself changes (pooling, clip sampling), so old caches are unused.
@@ -111,7 +115,7 @@ class FeatureSet:
         video_ids: (V,) each video's position in the records it was extracted from.
         class_names: class index -> name for the dataset's labels.
         num_frames: each video's frame count (to locate its clips again for thumbnails).
-        root: the data folder.
+        root: the data folder (holding the manifest; videos are under ``data_root(root)``).
         meta: every setting of the extraction (arch, width, layer, grid, checkpoint hash ...).
     """
 
@@ -143,7 +147,9 @@ class FeatureSet:
 
     def video_level(self) -> tuple[Tensor, Tensor, Tensor]:
         """(V, D) video features, the mean of each video's clip features, with labels and ids."""
-        return self.features.float().mean(dim=1), self.labels, self.video_ids
+        feats, _ = video_level(self.features.reshape(-1, self.dim),
+                               torch.arange(len(self)).repeat_interleave(self.num_clips))
+        return feats, self.labels, self.video_ids
 
     def label_names(self, labels: Tensor | None = None) -> list[str]:
         """Class names of ``labels`` (default: every video's)."""
@@ -206,7 +212,8 @@ def feature_layout(arch: str | None = None, profile: str | Profile = "teaching",
                    layers: Sequence[str] = LAYERS) -> dict[str, dict]:
     """For each layer: activation shape, requested and effective grid, and feature size.
 
-    Computed with one dummy clip of the profile's size (clip length, crop) and width, e.g.
+    Computed with one clip of the profile's size (clip length, crop) and width on PyTorch's
+    "meta" device (shapes only, no arithmetic), e.g.
     ``feature_layout("r3d", "paper")["conv5"]["dim"] == 9216``.
     """
     prof = get_profile(profile)
@@ -214,10 +221,11 @@ def feature_layout(arch: str | None = None, profile: str | Profile = "teaching",
     for layer in layers:
         _check_arch_layer(arch, layer)
     cl = parse_setting(prof.setting).cl
-    backbone = build_backbone(arch, prof.width).eval()
-    with torch.no_grad():
-        feature, stages = backbone(torch.zeros(1, 3, cl, prof.crop, prof.crop),
-                                   return_stages=True)
+    with torch.device("meta"):
+        backbone = build_backbone(arch, prof.width).eval()
+        with torch.no_grad():
+            feature, stages = backbone(torch.zeros(1, 3, cl, prof.crop, prof.crop),
+                                       return_stages=True)
     layout = {}
     for layer in layers:
         if layer == GLOBAL:
@@ -234,7 +242,8 @@ def feature_layout(arch: str | None = None, profile: str | Profile = "teaching",
 
 def _check_arch_layer(arch: str, layer: str) -> None:
     if arch not in ARCHS:
-        raise SettingsError(f"unknown architecture {arch!r}", fix=f"choose one of {', '.join(ARCHS)}")
+        raise SettingsError(f"unknown architecture {arch!r}",
+                            fix=f"choose one of {', '.join(ARCHS)}")
     if layer not in LAYERS:
         raise SettingsError(f"unknown feature layer {layer!r}",
                             fix=f"choose one of {', '.join(LAYERS)}")
@@ -243,11 +252,11 @@ def _check_arch_layer(arch: str, layer: str) -> None:
 # ----------------------------------------------------------------------------- cache keys
 
 
-def _records_digest(data_dir: Path, records: Sequence[VideoRecord]) -> str:
+def _records_digest(video_root: Path, records: Sequence[VideoRecord]) -> str:
     """Hash of every record and its video file's size and modification time."""
     h = hashlib.sha256()
     for rec in records:
-        path = rec.full_path(data_dir)
+        path = rec.full_path(video_root)
         try:
             st = path.stat()
         except OSError:
@@ -276,16 +285,17 @@ def cache_settings(data_dir: Path, records: Sequence[VideoRecord], identity: dic
                    prof: Profile, layer: str, num_clips: int) -> dict:
     """Everything a layer's features depend on (the cache key is its hash)."""
     manifest = data_dir / MANIFEST_NAME
+    video_root = data_root(data_dir)
     return {
         "version": FEATURE_VERSION, "arch": arch, "width": prof.width, "layer": layer,
         "grid": None if layer == GLOBAL else list(POOL_GRIDS[arch][layer]),
         "num_clips": int(num_clips), "cl": parse_setting(prof.setting).cl,
         "resize": list(prof.resize), "crop": prof.crop,
         "checkpoint_hash": identity["checkpoint_hash"], "seed": identity.get("seed"),
-        "data_dir": str(data_dir.resolve()),
+        "data_dir": str(data_dir.resolve()), "video_root": str(video_root.resolve()),
         "manifest_hash": file_hash(manifest) if manifest.is_file() else None,
         "splits": sorted({r.split for r in records}),
-        "records": _records_digest(data_dir, records),
+        "records": _records_digest(video_root, records),
     }
 
 
@@ -348,7 +358,9 @@ def extract_features(
     """Features of every video in ``records`` from a frozen backbone.
 
     Args:
-        data_dir: the data folder (holding ``manifest.csv``; videos are relative to it).
+        data_dir: the data folder holding ``manifest.csv``; video paths are relative to it,
+            or to the folder its ``data_root.txt`` names (see
+            :func:`~vcop_lab.data.manifest.data_root`).
         records: the videos, or a split name (``"train"``, ``"val"``, ``"test"``) of the
             folder's manifest. Every one is kept: none is dropped.
         checkpoint: an order or fine-tune checkpoint (its ``backbone.*`` weights are used), or
@@ -383,6 +395,8 @@ def extract_features(
     if num_clips < 1:
         raise SettingsError(f"num_clips must be at least 1, got {num_clips}", fix="pass e.g. 10")
     data_dir = Path(data_dir)
+    if data_dir.is_file():  # the manifest itself
+        data_dir = data_dir.parent
     all_records = load_manifest(data_dir)
     names = class_names(all_records)
     if isinstance(records, str):
@@ -420,7 +434,8 @@ def extract_features(
         backbone.to(dev).eval()
         todo = list(entries)
         grids = {lay: pool_grid(arch, lay) for lay in todo}
-        dataset = EvalClipDataset(records, data_dir, cl, num_clips, prof.resize, prof.crop)
+        dataset = EvalClipDataset(records, data_root(data_dir), cl, num_clips, prof.resize,
+                                  prof.crop)
         computed = _run_extraction(backbone, dataset, todo, grids, entries, dev,
                                    batch_size or prof.ft_batch_size,
                                    prof.num_workers if num_workers is None else num_workers,

@@ -45,8 +45,12 @@ def to_html(notebook: Path) -> Path:
 
 def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path | None = None,
               only: list[str] | None = None, device: str = "auto", kernel: str = "python3",
-              progress: bool = True) -> dict:
-    """Run the notebooks and return ``{"ok": all passed, "notebooks": {name: status}}``."""
+              progress: bool = True, parameters: dict | None = None) -> dict:
+    """Run the notebooks and return ``{"ok": all passed, "notebooks": {name: status}}``.
+
+    ``parameters`` adds notebook parameters (e.g. ``{"REAL_CLIPS": "/data/clips"}``); a
+    notebook ignores the ones it does not declare.
+    """
     import papermill
 
     prof = get_profile(profile)
@@ -58,7 +62,7 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
                             "profile_settings": prof.to_dict()})
     params = {"PROFILE": prof.name, "DATA_ROOT": str(Path(data_root).resolve()) if data_root
               else str((out.parent / "data").resolve()), "RUN_ROOT": str(out / "runs"),
-              "RESULTS": str(results), "DEVICE": device}
+              "RESULTS": str(results), "DEVICE": device, **(parameters or {})}
     statuses = {}
     for nb in notebook_paths(only):
         target = out / nb.name

@@ -264,29 +264,40 @@ def per_class_bar(per_class: Mapping[str, float], chance: float | None,
 def grouped_bars(table: Mapping[str, Mapping[str, float]], ylabel: str, title: str,
                  chance: float | None = None) -> Figure:
     """Bars grouped by row, one colour per column (e.g. frames vs clips per class, or random
-    vs pretrained per layer). Missing cells leave a gap."""
+    vs pretrained per layer). Missing cells leave a gap. A table of one row is drawn as plain
+    bars, one per column, with the row's name on the x axis (e.g. counts per order label).
+    The legend is left out beyond 12 columns."""
     rows = [str(r) for r in table]
+    cells = [{str(c): v for c, v in values.items()} for values in table.values()]
     cols: list[str] = []
-    for values in table.values():
-        cols += [str(c) for c in values if str(c) not in cols]
-    fig = _figure(max(5.0, 0.35 * len(rows) * max(len(cols), 1) + 2), 4.2)
-    ax = fig.subplots()
-    width = 0.8 / max(len(cols), 1)
-    for k, (col, color) in enumerate(zip(cols, _colors(len(cols)))):
-        xs, ys = [], []
-        for i, values in enumerate(table.values()):
-            lookup = {str(c): v for c, v in values.items()}
-            if lookup.get(col) is not None:
-                xs.append(i - 0.4 + width * (k + 0.5))
-                ys.append(lookup[col])
-        ax.bar(xs, ys, width=width, color=color, label=col)
-    ax.set_xticks(range(len(rows)), rows, rotation=45 if len(rows) > 6 else 0,
-                  ha="right" if len(rows) > 6 else "center")
+    for lookup in cells:
+        cols += [c for c in lookup if c not in cols]
+    ax: Any
+    if len(rows) == 1:
+        fig = _figure(max(5.0, 0.3 * len(cols) + 2), 4.2)
+        ax = fig.subplots()
+        present = [c for c in cols if cells[0][c] is not None]
+        ax.bar(range(len(present)), [cells[0][c] for c in present], color=_colors(1)[0])
+        ax.set_xticks(range(len(present)), present, rotation=90 if len(present) > 12 else 0,
+                      fontsize="small")
+        ax.set_xlabel(rows[0])
+    else:
+        fig = _figure(max(5.0, 0.35 * len(rows) * max(len(cols), 1) + 2), 4.2)
+        ax = fig.subplots()
+        width = 0.8 / max(len(cols), 1)
+        for k, (col, color) in enumerate(zip(cols, _colors(len(cols)))):
+            xs = [i - 0.4 + width * (k + 0.5) for i, lookup in enumerate(cells)
+                  if lookup.get(col) is not None]
+            ys = [lookup[col] for lookup in cells if lookup.get(col) is not None]
+            ax.bar(xs, ys, width=width, color=color, label=col)
+        ax.set_xticks(range(len(rows)), rows, rotation=45 if len(rows) > 6 else 0,
+                      ha="right" if len(rows) > 6 else "center")
     ax.grid(axis="x", visible=False)
     if chance is not None:
         ax.axhline(chance, color=CHANCE, ls="--", lw=1.2, label="chance")
     ax.set(ylabel=ylabel, title=title)
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0] and (len(rows) == 1 or len(cols) <= 12):
+        ax.legend(fontsize="small")
     return fig
 
 

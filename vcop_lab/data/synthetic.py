@@ -30,8 +30,10 @@ import json
 import math
 import multiprocessing as mp
 import shutil
+import sys
 import time
 import zlib
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -41,6 +43,11 @@ from tqdm.auto import tqdm
 
 from vcop_lab.data.manifest import MANIFEST_NAME, VideoRecord, write_manifest
 from vcop_lab.errors import ManifestError, SettingsError, VideoError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no locking
+    fcntl = None
 
 # Bump whenever rendering changes, so that ensure_synthetic regenerates old data.
 SYNTH_VERSION = 1
@@ -606,7 +613,7 @@ def _ground_truth(label, style, cfg, background, drift, sigma, objects, m: _Moti
             "role": o["role"], "shape": o["shape"], "colour": o["colour"],
             "size": round(float(o["size"]), 2), "moving": o["moving"],
             "trajectory": [[round(float(x), 2), round(float(y), 2), round(float(s), 2),
-                            round(float(a) % 360, 1)] for x, y, s, a in o["traj"]],
+                            round(float(a) % 360, 1) % 360] for x, y, s, a in o["traj"]],
         } for o in objects],
         "num_objects": len(objects),
         "events": [{"frame": int(f), "name": n} for f, n in events],
@@ -717,14 +724,58 @@ def _resolve(preset: str | SynthConfig, seed: int | None) -> SynthConfig:
     return cfg if seed is None else replace(cfg, seed=int(seed))
 
 
+def _pool_context():
+    """Fork on Linux (workers only run numpy and the encoder, and scripts need no
+    ``if __name__ == "__main__"`` guard); elsewhere the platform's safe default."""
+    return mp.get_context("fork" if sys.platform.startswith("linux") else None)
+
+
+def _check_ours(out_dir: Path) -> None:
+    """Refuse to replace a folder holding data this module did not write (real videos, say)."""
+    if not out_dir.is_dir():
+        return
+    names = {p.name for p in out_dir.iterdir()}
+    ours = names & {INFO_NAME, GROUND_TRUTH_NAME, ".trash"}
+    if (names & {"videos", MANIFEST_NAME}) and not ours:
+        raise SettingsError("this folder holds videos or a manifest that were not generated "
+                            "here, and generating would replace them", out_dir,
+                            "choose another output folder for the synthetic data")
+
+
+@contextmanager
+def _locked(folders: list[Path]):
+    """Hold an exclusive lock on each folder, so that two generations never interleave."""
+    with ExitStack() as stack:
+        for folder in sorted(folders):
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = stack.enter_context(open(folder / ".lock", "w"))
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def _generate(targets: dict[str, Path], cfg: SynthConfig, workers: int, progress: bool,
-              ) -> dict[str, Path]:
+              only_missing: bool = False) -> dict[str, Path]:
     """Generate several styles with one pool; each lands in place only once complete."""
+    for style in targets:
+        if style not in CLASSES:
+            raise SettingsError(f"unknown style {style!r}", fix=f"use one of {', '.join(STYLES)}")
+    for out_dir in targets.values():
+        _check_ours(out_dir)
+    manifests = {style: out_dir / MANIFEST_NAME for style, out_dir in targets.items()}
+    with _locked(list(targets.values())):
+        if only_missing:  # another process may have finished it while we waited for the lock
+            targets = {s: d for s, d in targets.items() if not is_complete(d, s, cfg)}
+        if targets:
+            _generate_locked(targets, cfg, workers, progress)
+    return manifests
+
+
+def _generate_locked(targets: dict[str, Path], cfg: SynthConfig, workers: int,
+                     progress: bool) -> None:
     started = time.perf_counter()
     jobs = []
     for style, out_dir in targets.items():
-        if style not in CLASSES:
-            raise SettingsError(f"unknown style {style!r}", fix=f"use one of {', '.join(STYLES)}")
         partial = out_dir / ".partial"
         shutil.rmtree(partial, ignore_errors=True)  # leftovers of an interrupted run
         partial.mkdir(parents=True)
@@ -742,17 +793,15 @@ def _generate(targets: dict[str, Path], cfg: SynthConfig, workers: int, progress
                 results[truth["style"]].append(truth)
                 bar.update()
         else:
-            with mp.get_context("spawn").Pool(workers) as pool:
+            with _pool_context().Pool(workers) as pool:
                 for truth in pool.imap_unordered(_make_one, jobs, chunksize=4):
                     results[truth["style"]].append(truth)
                     bar.update()
     finally:
         bar.close()
     seconds = time.perf_counter() - started
-    manifests = {}
     for style, out_dir in targets.items():
-        manifests[style] = _install(out_dir, style, cfg, results[style], seconds, workers)
-    return manifests
+        _install(out_dir, style, cfg, results[style], seconds, workers)
 
 
 def _install(out_dir: Path, style: str, cfg: SynthConfig, truths: list[dict], seconds: float,
@@ -828,18 +877,19 @@ def is_complete(data_dir: str | Path, style: str, cfg: SynthConfig) -> bool:
 
 
 def ensure_synthetic(out_root: str | Path, preset: str | SynthConfig = "teaching",
-                     seed: int | None = None, **kw) -> dict[str, Path]:
-    """Return both styles' manifests, generating a style only when it is missing, incomplete
-    or made with other settings (the old data stays until the new is complete).
+                     seed: int | None = None, workers: int = 2, progress: bool = True,
+                     ) -> dict[str, Path]:
+    """Return both styles' manifests under ``out_root``, generating a style only when it is
+    missing, incomplete or made with other settings; otherwise return at once.
 
-    ``kw`` goes to :func:`generate_synthetic` (``workers``, ``progress``).
+    Regeneration happens beside the old data, which is replaced only once the new is complete.
     """
     cfg = _resolve(preset, seed)
     out_root = Path(out_root)
     todo = {style: out_root / style for style in STYLES
             if not is_complete(out_root / style, style, cfg)}
     if todo:
-        _generate(todo, cfg, kw.get("workers", 2), kw.get("progress", True))
+        _generate(todo, cfg, workers, progress, only_missing=True)
     return {style: out_root / style / MANIFEST_NAME for style in STYLES}
 
 

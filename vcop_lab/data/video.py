@@ -1,21 +1,43 @@
-"""Reading frames from video files with decord or PyAV.
+"""Reading frames from video files with decord or PyAV, exactly and without decoding more
+than needed.
 
-Frames are numbered in decode order, starting at 0, and a frame index is valid only if that
-frame actually decodes: container headers are not trusted (HMDB51 AVIs claim one frame more
-than they hold) and frame timestamps are never sorted (B-frame AVIs have non-monotonic ones).
+Frames are numbered in decode order, starting at 0: frame ``i`` is the ``i``-th frame that a
+plain decode from the start of the file outputs. A frame index is valid only if that frame
+actually decodes: container headers are not trusted (HMDB51 AVIs claim one frame more than
+they hold) and frame timestamps are never sorted (B-frame AVIs have non-monotonic ones).
 
-Both backends read a request by decoding forward from the start of the file and keeping the
-frames asked for; neither ever seeks inside a video. decord's random access was tried and
-rejected: on the B-frame MPEG-4 Part 2 AVIs of UCF101 and HMDB51, ``get_batch`` returned
-frame 4 for frame 24 of an HMDB51 clip (its seek lands on the wrong keyframe), and
-``skip_frames`` returned frame 68 for frame 73 near the end of another. Wrong frames would
-silently corrupt the order labels, so decord is driven by ``next()`` alone, which matches a
-plain PyAV decode frame for frame. Decoding a prefix costs little on the short clips of these
-datasets, and a reusable :class:`VideoReader` keeps decoding forward across calls, so clips
-requested in increasing order cost one pass over the video.
+How a read stays exact while it seeks:
 
-Frame counts always come from a full PyAV decode, also under decord: decord counts packets,
-which is one too many on packed-bitstream AVIs, and it fills the gap by repeating a frame.
+* A read that starts at the beginning of the file decodes forward without seeking; that is
+  the ground truth. While doing so it records the video's *frame index*: the timestamp
+  (pts) of every frame it decodes, a CRC-32 of the frame's decoded pixels (before any
+  conversion), and the timestamp and file position of every keyframe packet. The index
+  grows with each such read and knows the frame count once a read reaches the end. It is
+  kept in memory per process (least recently used first out), keyed by the path, size and
+  modification time of the file; a DataLoader worker builds its own.
+* A later read whose frames all lie in the indexed part seeks to the last keyframe at or
+  before its first frame and decodes forward from there. A frame that comes out of the
+  decoder is identified by its pts, which works only where every indexed frame has a pts
+  and no two share one (otherwise that video is always read from the start), and a
+  requested frame is kept only if its pixels have the CRC recorded for that index. When a
+  requested frame does not come out or does not match (leading B-frames of an open GOP, a
+  decoder that numbers frames differently after a seek, a seek that lands elsewhere), that
+  keyframe is never used again for this video and the read is redone from the start. So
+  every frame returned is, up to a CRC collision among frames with the same timestamp, the
+  frame that the decode from the start gives at that index.
+* decord's random access (``get_batch``) sorts packet timestamps, which goes wrong on the
+  B-frame MPEG-4 Part 2 AVIs of UCF101 and HMDB51: it returned frame 4 for frame 24 of an
+  HMDB51 clip, and ``skip_frames`` returned frame 68 for frame 73 of another; its header
+  count is one too high on HMDB51. decord is therefore used for random access only on a
+  video where its frame table provably is the decode order: the index is complete (one
+  PyAV decode of the whole video, once per process), the decoded timestamps increase
+  strictly, decord counts exactly the decoded frames, and decord's timestamp of every frame
+  is the decoded one (closer than half the smallest frame spacing). Elsewhere decord is
+  driven by ``next()`` from the start, which matches a plain PyAV decode frame for frame.
+
+Frames are converted to RGB (and resized) by FFmpeg's scaler in one thread, with a scaler
+kept per thread so that its set-up is not paid for every frame. Frame counts always come
+from a full PyAV decode, also under decord.
 """
 
 from __future__ import annotations
@@ -23,6 +45,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
+import zlib
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +59,7 @@ import av
 import av.error
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 
 from vcop_lab.errors import SettingsError, VcopError, VideoError
 
@@ -43,6 +70,7 @@ _RANGE_FIX = (
     "pass frame indices from 0 to the frame count minus one; if the file changed, rebuild "
     "the manifest so that its frame counts are right"
 )
+_DECODE_ERRORS = (av.error.FFmpegError, OSError)
 
 
 @dataclass(frozen=True)
@@ -121,7 +149,7 @@ def choose_backend(path: str | Path, backend: str = "auto") -> str:
     return backend
 
 
-def _require_file(path: Path) -> None:
+def _require_file(path: Path) -> os.stat_result:
     if not path.exists():
         raise VideoError(
             "video file not found",
@@ -130,8 +158,10 @@ def _require_file(path: Path) -> None:
         )
     if path.is_dir():
         raise VideoError("is a folder, not a video file", path=path, fix="pass a video file")
-    if path.stat().st_size == 0:
+    stat = path.stat()
+    if stat.st_size == 0:
         raise VideoError("is empty (0 bytes)", path=path, fix=_DAMAGED_FIX)
+    return stat
 
 
 def _reason(error: BaseException) -> str:
@@ -165,26 +195,189 @@ def _fps(stream: Any) -> float:
     return float(rate) if rate else 0.0
 
 
-def _count_pyav(path: Path, threads: int = 1) -> tuple[int, float, int, int]:
-    """Decode the whole video with PyAV: (frame count, fps, width, height)."""
+# --- the per-video frame index ---------------------------------------------------------------
+
+_NO_PTS = -(2**63)  # stands for a frame without a timestamp
+_PLANAR_8BIT = frozenset(
+    "yuv420p yuvj420p yuv422p yuvj422p yuv444p yuvj444p yuv440p yuvj440p yuv411p yuv410p "
+    "gray gbrp".split()
+)
+
+
+def _fingerprint(frame: Any) -> int:
+    """CRC-32 of a decoded frame's pixels (its own format, row padding left out)."""
+    if frame.format.name in _PLANAR_8BIT:
+        crc = 0
+        for plane in frame.planes:
+            width, height, line = plane.width, plane.height, plane.line_size
+            data = np.frombuffer(plane, np.uint8)
+            if data.size < line * height:
+                break
+            if line == width:
+                crc = zlib.crc32(data[: width * height], crc)
+            else:
+                rows = data[: line * height].reshape(height, line)[:, :width]
+                crc = zlib.crc32(np.ascontiguousarray(rows), crc)
+        else:
+            return crc
+    return zlib.crc32(np.ascontiguousarray(frame.to_ndarray(format="rgb24")))
+
+
+class _FrameIndex:
+    """What decoding one video from its start has shown (see the module docstring)."""
+
+    __slots__ = ("pts", "crc", "keys", "packets", "count", "bad", "skip_ok", "pts_ok",
+                 "time_base", "fps", "width", "height")
+
+    def __init__(self) -> None:
+        self.pts = array("q")  # pts of frame i, in decode order
+        self.crc = array("I")  # CRC-32 of frame i's decoded pixels
+        self.keys: list[tuple[int, int | None, int | None]] = []  # keyframe (pts, dts, pos)
+        self.packets = 0  # packets a decode from the start has gone through
+        self.count: int | None = None  # frames that decode, once a read reached the end
+        self.bad: set[int] = set()  # keyframe pts whose seek did not give the indexed frames
+        self.skip_ok = True  # skipping unneeded non-reference frames gave the indexed frames
+        self.pts_ok = True  # reading by timestamps from the start gave the indexed frames
+        self.time_base = 0.0
+        self.fps = 0.0
+        self.width = self.height = 0
+
+    def pts_map(self) -> dict[int, int] | None:
+        """pts -> frame index over the indexed frames; None if a pts is missing or repeated."""
+        lookup = dict(zip(self.pts, range(len(self.pts))))
+        if not self.pts_ok or len(lookup) != len(self.pts) or _NO_PTS in lookup:
+            return None
+        return lookup
+
+    def seek_point(
+        self, first: int, lookup: dict[int, int]
+    ) -> tuple[int, tuple[int, int | None, int | None]] | None:
+        """The last usable keyframe whose frame is at or before ``first``: (index, key)."""
+        best = None
+        for key in self.keys:
+            index = lookup.get(key[0])
+            if index is not None and index <= first and key[0] not in self.bad:
+                if best is None or index > best[0]:
+                    best = (index, key)
+        return best
+
+
+class _DecordIndex:
+    """What reading one video with decord's ``next()`` from its start has shown, at one size."""
+
+    __slots__ = ("crc", "count", "random_ok")
+
+    def __init__(self) -> None:
+        self.crc = array("I")  # CRC-32 of decord's RGB frame i
+        self.count: int | None = None  # frames decord's next() gives, once a read got there
+        self.random_ok = True  # get_batch gave the frames that next() gives
+
+
+_INDEXES: OrderedDict[tuple, _FrameIndex | _DecordIndex] = OrderedDict()
+_INDEX_MAX_FRAMES = 4_000_000  # about 50 MB of index per process
+_INDEX_LOCK = threading.Lock()
+
+
+def _index_for(path: Path, stat: os.stat_result, kind: tuple = ("pyav",)) -> Any:
+    """The frame index of ``path`` in this process (a new, empty one if the file changed);
+    ``kind`` is ``("pyav",)`` or ``("decord", size)``."""
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, *kind)
+    with _INDEX_LOCK:
+        index = _INDEXES.get(key)
+        if index is not None:
+            _INDEXES.move_to_end(key)
+            return index
+        index = _INDEXES[key] = _FrameIndex() if kind[0] == "pyav" else _DecordIndex()
+        total = sum(len(i.crc) for i in _INDEXES.values())
+        while total > _INDEX_MAX_FRAMES and len(_INDEXES) > 1:
+            total -= len(_INDEXES.popitem(last=False)[1].crc)
+        return index
+
+
+def clear_frame_index_cache() -> None:
+    """Forget every frame index of this process (the next read of each video starts over)."""
+    with _INDEX_LOCK:
+        _INDEXES.clear()
+
+
+def _from_start(container: Any, stream: Any, index: _FrameIndex) -> Iterator[tuple[int, Any]]:
+    """Decode from the start of a freshly opened file, yielding (index, frame) and recording
+    every frame and keyframe packet that the index does not hold yet."""
+    index.time_base = float(stream.time_base or 0.0)
+    index.fps = _fps(stream)
+    position = packets = 0
+    for packet in container.demux(stream):
+        if packets == index.packets:  # a packet no decode from the start got to before
+            index.packets += 1
+            if packet.is_keyframe and packet.pts is not None:
+                index.keys.append((packet.pts, packet.dts, packet.pos))
+        packets += 1
+        for frame in packet.decode():
+            if position == len(index.pts):
+                if position == 0:
+                    index.width, index.height = frame.width, frame.height
+                index.pts.append(_NO_PTS if frame.pts is None else frame.pts)
+                index.crc.append(_fingerprint(frame))
+            yield position, frame
+            position += 1
+    index.count = position
+
+
+class _Unverified(Exception):
+    """A read by timestamps did not give the indexed frames; read from the start instead."""
+
+
+def _packets_from(
+    container: Any, stream: Any, key: tuple[int, int | None, int | None]
+) -> Iterator[Any]:
+    """Seek to keyframe ``key`` = (pts, dts, file position) and yield packets from there."""
+    pts, dts, pos = key
+    for target in dict.fromkeys(t for t in (pts, dts) if t is not None):
+        # Containers index keyframes by pts (MP4) or by dts (AVI): try pts, then dts.
+        container.seek(target, backward=True, any_frame=False, stream=stream)
+        stream.codec_context.flush_buffers()
+        packets = container.demux(stream)
+        first = next(packets, None)
+        if first is None:
+            raise _Unverified
+        if first.pos is not None and pos is not None:
+            late = first.pos > pos
+        else:
+            late = first.dts is not None and dts is not None and first.dts > dts
+        if not late:  # at the keyframe, or before it (slower but still right)
+            yield first
+            yield from packets
+            return
+    raise _Unverified  # every target landed after the keyframe
+
+
+def _index_whole_video(path: Path, threads: int = 1) -> _FrameIndex:
+    """Decode ``path`` from start to end (no conversion) unless its index is complete."""
+    stat = _require_file(path)
+    index = _index_for(path, stat)
+    if index.count is not None:
+        return index
     container, stream = _open_pyav(path, threads)
-    count, width, height = 0, 0, 0
     try:
-        for frame in container.decode(stream):
-            if count == 0:
-                width, height = frame.width, frame.height
-            count += 1
-    except (av.error.FFmpegError, OSError) as error:
+        for _ in _from_start(container, stream, index):
+            pass
+    except _DECODE_ERRORS as error:
         raise VideoError(
-            f"decoding failed after {count} frames ({_reason(error)})",
+            f"decoding failed after {len(index.pts)} frames ({_reason(error)})",
             path=path,
             fix=_DAMAGED_FIX,
         ) from error
     finally:
         container.close()
-    if count == 0:
+    if not index.count:
         raise VideoError("no frame decodes", path=path, fix=_DAMAGED_FIX)
-    return count, _fps(stream), width, height
+    return index
+
+
+def _count_pyav(path: Path, threads: int = 1) -> tuple[int, float, int, int]:
+    """Decode the whole video with PyAV: (frame count, fps, width, height)."""
+    index = _index_whole_video(path, threads)
+    return index.count, index.fps, index.width, index.height
 
 
 def _open_decord(path: Path, size: tuple[int, int] | None, threads: int) -> Any:
@@ -207,10 +400,10 @@ def probe(path: str | Path, backend: str = "auto", threads: int = 1) -> VideoInf
     """Count the frames that decode and read the frame rate and frame size of a video.
 
     The count comes from decoding the whole video with PyAV (a few hundredths of a second
-    for a UCF101 clip). Under decord the file is also opened with decord, and the count is
-    capped at decord's own count, so that every counted frame can be read with either
-    backend. Raises :class:`VideoError` if the file is missing, cannot be opened or decodes
-    no frame.
+    for a UCF101 clip), which also completes the video's frame index in this process. Under
+    decord the file is also opened with decord, and the count is capped at decord's own
+    count, so that every counted frame can be read with either backend. Raises
+    :class:`VideoError` if the file is missing, cannot be opened or decodes no frame.
     """
     path = Path(path)
     name = choose_backend(path, backend)
@@ -258,6 +451,21 @@ def _check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
     return height, width
 
 
+_LOCAL = threading.local()
+
+
+def _reformatter() -> VideoReformatter:
+    """This thread's scaler: reusing it skips FFmpeg's scaler set-up for every frame."""
+    reformatter = getattr(_LOCAL, "reformatter", None)
+    if reformatter is None:
+        reformatter = _LOCAL.reformatter = VideoReformatter()
+    return reformatter
+
+
+# Frames a seek is worth: below this many frames saved, decoding on is as quick.
+_SEEK_COST = 4
+
+
 class VideoReader:
     """Lazily opened, reusable reader for one file.
 
@@ -266,9 +474,10 @@ class VideoReader:
     Dataset constructor shared across forked workers. A reader that finds itself in another
     process than the one that opened it, or that is pickled, opens the file again.
 
-    Frames are decoded forward from the start of the file, never by seeking (see the module
-    docstring); a request that starts after the last frame read continues from there, an
-    earlier one starts again from the beginning.
+    A request either continues decoding forward from where the last one stopped, seeks to a
+    keyframe (only within the part of the video already indexed, see the module docstring),
+    or starts again from the beginning, whichever decodes the fewest frames; requests in
+    increasing order thus cost at most one pass over the video.
 
     Args:
         path: the video file.
@@ -297,7 +506,10 @@ class VideoReader:
 
     def _reset(self) -> None:
         self._handle: Any = None  # a PyAV container or a decord VideoReader
-        self._frames: Iterator[Any] | None = None  # PyAV's frame iterator
+        self._stream: Any = None  # PyAV's video stream
+        self._frames: Iterator[tuple[int | None, Any]] | None = None  # (index, frame) pairs
+        self._lookup: dict[int, int] | None = None  # pts -> index while reading by timestamps
+        self._want: set[int] = set()  # the frames of the current request
         self._pos = 0  # index of the next frame the decoder yields
         self._pid = os.getpid()
 
@@ -318,16 +530,20 @@ class VideoReader:
         needed = sorted(set(wanted))
         if needed[0] < 0:
             raise VideoError(f"frame index {needed[0]} is negative", path=self.path, fix=_RANGE_FIX)
+        if self._handle is not None and self._pid != os.getpid():
+            self.close()
+        stat = _require_file(self.path)
+        index = _index_for(self.path, stat)
         # decord repeats a frame past the real end of some AVIs: check against the true count.
-        count = self.num_frames if self.backend == "decord" else self._num_frames
+        count = index.count
+        if count is None:
+            count = self.num_frames if self.backend == "decord" else self._num_frames
         if count is not None and needed[-1] >= count:
             raise self._range_error(needed[-1], count)
-        if self._handle is not None and (needed[0] < self._pos or self._pid != os.getpid()):
-            self.close()
         if self.backend == "decord":
-            frames = self._decord_frames(needed)
+            frames = self._decord_frames(needed, stat)
         else:
-            frames = self._pyav_frames(needed)
+            frames = self._pyav_frames(needed, index)
         return torch.from_numpy(np.stack([frames[i] for i in wanted]))
 
     def _range_error(self, index: int, count: int) -> VideoError:
@@ -337,22 +553,108 @@ class VideoReader:
             fix=_RANGE_FIX,
         )
 
-    def _pyav_frames(self, needed: list[int]) -> dict[int, np.ndarray]:
-        if self._handle is None:
-            self._handle, stream = _open_pyav(self.path, self.threads)
-            self._frames = self._handle.decode(stream)
+    # --- PyAV ---------------------------------------------------------------------------
+
+    def _pyav_frames(self, needed: list[int], index: _FrameIndex) -> dict[int, np.ndarray]:
+        first, last = needed[0], needed[-1]
+        lookup = index.pts_map() if last < len(index.pts) else None
+        costs = {}  # frames to decode before the first requested one, per plan
+        if self._frames is not None and self._pos <= first and (
+            self._lookup is None or lookup is not None
+        ):
+            costs["continue"] = first - self._pos
+        point = index.seek_point(first, lookup) if lookup is not None else None
+        if point is not None and point[0] > 0:
+            costs["seek"] = first - point[0] + _SEEK_COST
+        costs["start"] = first + (self._handle is not None)  # + opening the file again
+        plan = min(costs, key=costs.get)  # on a tie the first in this order
+        if lookup is not None:  # the index knows these frames: read by timestamps
+            if plan != "continue" or self._lookup is None:
+                if plan == "start" or self._handle is None:
+                    self.close()
+                    self._handle, self._stream = _open_pyav(self.path, self.threads)
+                key = point[1] if plan == "seek" else None
+                self._frames = self._by_timestamp(index, key)
+                self._pos = point[0] if plan == "seek" else 0
+            self._lookup, self._want = lookup, set(needed)
+            skipping = index.skip_ok
+            try:
+                return self._collect_by_timestamp(needed, index)
+            except (_Unverified, *_DECODE_ERRORS):
+                # Learn what went wrong, so that it is not tried again, and start over.
+                if skipping:
+                    index.skip_ok = False
+                elif plan == "seek":
+                    index.bad.add(point[1][0])
+                else:
+                    index.pts_ok = False
+                plan = "start"
+        if plan == "start" or self._lookup is not None:
+            self.close()
+            self._handle, self._stream = _open_pyav(self.path, self.threads)
+            self._frames = _from_start(self._handle, self._stream, index)
+        return self._collect_from_start(needed)
+
+    def _by_timestamp(
+        self, index: _FrameIndex, key: tuple[int, int | None, int | None] | None
+    ) -> Iterator[tuple[int | None, Any]]:
+        """(index by pts or None, frame) from keyframe ``key`` (None: the file's start).
+
+        Packets of frames that the current request does not need are decoded with
+        non-reference frames skipped (they cannot be needed to decode another frame).
+        """
+        container, stream = self._handle, self._stream
+        context = stream.codec_context
+        if key is None:
+            packets = container.demux(stream)
+        else:
+            packets = _packets_from(container, stream, key)
+        skipping = None
+        for packet in packets:
+            if index.skip_ok:
+                position = self._lookup.get(packet.pts)
+                skip = position is not None and position not in self._want
+                if skip is not skipping:
+                    context.skip_frame = "NONREF" if skip else "DEFAULT"
+                    skipping = skip
+            elif skipping:
+                context.skip_frame, skipping = "DEFAULT", False
+            for frame in packet.decode():
+                yield self._lookup.get(frame.pts), frame
+
+    def _collect_by_timestamp(
+        self, needed: list[int], index: _FrameIndex
+    ) -> dict[int, np.ndarray]:
+        """Frames identified by pts, each checked against the CRC in the index."""
         out: dict[int, np.ndarray] = {}
-        targets = iter(needed)
-        target = next(targets)
+        todo, last = set(needed), needed[-1]
+        for position, frame in self._frames:
+            if position is None:
+                continue  # a frame that the decode from the start never gave
+            self._pos = max(self._pos, position + 1)
+            if position in todo:
+                if _fingerprint(frame) != index.crc[position]:
+                    raise _Unverified
+                out[position] = self._to_array(frame)
+                todo.discard(position)
+                if not todo:
+                    return out
+            elif position > last:
+                raise _Unverified  # a requested frame did not come out
+        raise _Unverified
+
+    def _collect_from_start(self, needed: list[int]) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        todo = set(needed)
         try:
-            for frame in self._frames:
-                index, self._pos = self._pos, self._pos + 1
-                if index == target:
-                    out[index] = self._to_array(frame)
-                    target = next(targets, None)
-                    if target is None:
-                        return out  # the iterator stays open for a later request
-        except (av.error.FFmpegError, OSError) as error:
+            for position, frame in self._frames:
+                self._pos = position + 1
+                if position in todo:
+                    out[position] = self._to_array(frame)
+                    todo.discard(position)
+                    if not todo:
+                        return out  # the decoder stays open for a later request
+        except _DECODE_ERRORS as error:
             decoded = self._pos
             self.close()
             raise VideoError(
@@ -366,28 +668,24 @@ class VideoReader:
         raise self._range_error(needed[-1], self._num_frames)
 
     def _to_array(self, frame: Any) -> np.ndarray:
-        if self.size is None:
-            return frame.to_ndarray(format="rgb24")
-        height, width = self.size
+        height, width = self.size if self.size is not None else (None, None)
         # Bilinear matches decord's scaler to within about one grey level.
-        return frame.to_ndarray(
-            format="rgb24", width=width, height=height, interpolation="BILINEAR"
+        rgb = _reformatter().reformat(
+            frame, width=width, height=height, format="rgb24", interpolation="BILINEAR",
+            threads=1,
         )
+        return rgb.to_ndarray()
 
-    def _decord_frames(self, needed: list[int]) -> dict[int, np.ndarray]:
-        if self._handle is None:
-            self._handle = _open_decord(self.path, self.size, self.threads)
-        reader = self._handle
-        out: dict[int, np.ndarray] = {}
+    # --- decord -------------------------------------------------------------------------
+
+    def _decord_frames(self, needed: list[int], stat: os.stat_result) -> dict[int, np.ndarray]:
+        index = _index_for(self.path, stat, ("decord", self.size))
         try:
-            for index in needed:
-                # Only next(): decord's get_batch, seek and skip_frames return wrong frames
-                # on some AVIs (see the module docstring).
-                while self._pos < index:
-                    reader.next()
-                    self._pos += 1
-                out[index] = reader.next().asnumpy()
-                self._pos += 1
+            if index.random_ok and needed[-1] < len(index.crc):
+                frames = self._decord_batch(needed, index)
+                if frames is not None:
+                    return frames
+            return self._decord_in_order(needed, index)
         except StopIteration:
             count = self._pos
             self.close()
@@ -400,6 +698,49 @@ class VideoReader:
                 path=self.path,
                 fix=f"use backend 'pyav', or {_DAMAGED_FIX}",
             ) from error
+
+    def _decord_batch(
+        self, needed: list[int], index: _DecordIndex
+    ) -> dict[int, np.ndarray] | None:
+        """decord's random access, kept only if every frame has the CRC that ``next()`` gave;
+        otherwise None, and this video is read in order from now on."""
+        if self._handle is None:
+            self._handle = _open_decord(self.path, self.size, self.threads)
+        self._pos = sys.maxsize  # where next() would go on is unknown after get_batch
+        try:
+            frames = self._handle.get_batch(needed).asnumpy()
+        except Exception:
+            frames = None
+        if frames is not None and all(
+            zlib.crc32(frames[k]) == index.crc[i] for k, i in enumerate(needed)
+        ):
+            return dict(zip(needed, frames))
+        index.random_ok = False
+        return None
+
+    def _decord_in_order(self, needed: list[int], index: _DecordIndex) -> dict[int, np.ndarray]:
+        """decord driven by ``next()`` only, from the start or from where it stopped; frames
+        that the index does not hold yet are recorded in it."""
+        if self._handle is None or self._pos > needed[0]:
+            self.close()
+            self._handle = _open_decord(self.path, self.size, self.threads)
+        reader, todo = self._handle, set(needed)
+        out: dict[int, np.ndarray] = {}
+        while todo:
+            try:
+                frame = reader.next()
+            except StopIteration:
+                index.count = self._pos
+                raise
+            position = self._pos
+            self._pos += 1
+            if position == len(index.crc) or position in todo:
+                array_ = frame.asnumpy()
+                if position == len(index.crc):
+                    index.crc.append(zlib.crc32(array_))
+                if position in todo:
+                    out[position] = array_
+                    todo.discard(position)
         return out
 
     def close(self) -> None:
@@ -418,7 +759,7 @@ class VideoReader:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # decoders cannot be pickled: the copy opens its own
-        state.update(_handle=None, _frames=None, _pos=0)
+        state.update(_handle=None, _stream=None, _frames=None, _lookup=None, _want=set(), _pos=0)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -442,8 +783,10 @@ def read_frames(
     Frames come in the order of ``indices`` (repeats allowed). ``size=(H, W)`` resizes in
     the decoder. ``num_frames`` is the known count of decodable frames (from a manifest),
     which saves decord a counting pass; PyAV finds an index beyond the end while decoding.
-    The video is decoded from its start up to the largest index (a prefix, never a seek).
-    An index below 0 or at or beyond the decodable count raises :class:`VideoError`.
+    The first read of a video decodes from its start up to the largest index; later reads
+    in the same process seek to the nearest keyframe and are verified frame by frame
+    against the first (see the module docstring). An index below 0 or at or beyond the
+    decodable count raises :class:`VideoError`.
     """
     with VideoReader(path, backend, size, num_frames=num_frames, threads=threads) as reader:
         return reader.get(indices)

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -40,6 +41,12 @@ class _Encoded:
         return video, tokens.to(device), lengths, self.answers[idx].to(device)
 
 
+def _as_tensor(x) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu()
+    return torch.from_numpy(np.array(x, dtype=np.float32))  # a copy: memory maps stay read-only
+
+
 def _stack_features(
     items_by_split: Mapping[str, Sequence[QAItem]], features: Mapping[str, torch.Tensor]
 ) -> tuple[torch.Tensor, dict[str, int]]:
@@ -59,7 +66,7 @@ def _stack_features(
             f"clip features must all have one shape (num_clips, D); found {sorted(shapes)[:3]}",
             fix="extract the same number of clips with the same backbone for every video",
         )
-    table = torch.stack([torch.as_tensor(features[n]).float() for n in names])
+    table = torch.stack([_as_tensor(features[n]) for n in names])
     return table, {n: i for i, n in enumerate(names)}
 
 
@@ -112,7 +119,10 @@ def train_esa(
     Deterministic for a given seed on the CPU.
     """
     if not train_items or not val_items or not test_items:
-        raise VcopError("train, val and test items must all be non-empty")
+        raise VcopError(
+            "train, val and test items must all be non-empty",
+            fix="check the splits (make_synthetic_qa carves val from train)",
+        )
     device = torch.device(device)
     torch.manual_seed(seed)
     video_table, video_index = _stack_features(

@@ -1,0 +1,73 @@
+"""The notebooks run headless with papermill at the smoke profile, as CI and instructors do."""
+
+import json
+
+import nbformat
+import pytest
+
+from conftest import REALDATA, REPO
+from vcop_lab.reproduce import notebook_paths, reproduce
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_hygiene(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assert "PROFILE" in tagged[0].source
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None
+            assert len(cell.source.splitlines()) <= 16, cell.source[:80]
+            assert "sys.path" not in cell.source and "pip install" not in cell.source
+
+
+@pytest.fixture(scope="module")
+def smoke_reproduction(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    extra = {"REAL_CLIPS": str(REALDATA / "videos")} if REALDATA.is_dir() else {}
+    return reproduce(out / "smoke", profile="smoke", data_root=out / "data", progress=False,
+                     parameters=extra), out / "smoke"
+
+
+@pytest.mark.slow
+def test_all_notebooks_run_at_smoke_profile(smoke_reproduction):
+    result, out = smoke_reproduction
+    failed = {k: v for k, v in result["notebooks"].items() if not v["ok"]}
+    assert not failed, failed
+    assert [p.name for p in notebook_paths()] == list(result["notebooks"])
+    for name in result["notebooks"]:
+        assert (out / name).exists() and (out / name).with_suffix(".html").exists()
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["ok"] is True and results["run"]["profile"] == "smoke"
+    for nb in result["notebooks"]:
+        assert nb[:-6] in results, f"{nb} recorded no results"
+
+
+@pytest.mark.slow
+def test_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    good = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("PROFILE = 'x'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('fine')")])
+    bad = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("PROFILE = 'x'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")])
+    for nb in (good, bad):
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+    nbformat.write(bad, nbdir / "00_bad.ipynb")
+    nbformat.write(good, nbdir / "01_good.ipynb")
+    monkeypatch.setenv("VCOP_LAB_NOTEBOOKS", str(nbdir))
+    result = reproduce(tmp_path / "out", profile="smoke", progress=False)
+    assert result["ok"] is False
+    bad_status = result["notebooks"]["00_bad.ipynb"]
+    assert bad_status["ok"] is False and bad_status["error"] == "ValueError"
+    assert bad_status["failed_cell"] == 3 and "broken on purpose" in bad_status["message"]
+    assert result["notebooks"]["01_good.ipynb"]["ok"] is True
+    assert (tmp_path / "out" / "00_bad.ipynb").exists()

@@ -1,0 +1,145 @@
+"""VideoQA end to end: features, E-SA, metrics.json, the command line and ActivityNet-QA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from vcop_lab.cli import main
+from vcop_lab.data.synthetic import load_ground_truth
+from vcop_lab.profiles import get_profile
+from vcop_lab.qa.activitynet import TYPE_COLUMNS
+from vcop_lab.qa.run import (
+    activitynet_videoqa,
+    compare_feature_sources,
+    load_videoqa,
+    qa_examples,
+    table_vi,
+    videoqa,
+)
+from vcop_lab.qa.synthetic_qa import by_split, make_synthetic_qa
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+SMOKE = get_profile("smoke")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is fastest on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def random_run(synth_smoke, tmp_path_factory):
+    """One finished run on random-init features, in ``<root>/random`` (compare's layout)."""
+    out = tmp_path_factory.mktemp("videoqa") / "random"
+    metrics = videoqa(synth_smoke["main"], out, "random", profile="smoke", seed=0,
+                      device="cpu", progress=False)
+    return out, metrics
+
+
+def test_videoqa_writes_per_type_metrics_and_the_model(synth_smoke, random_run):
+    out, metrics = random_run
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["test_acc"] == metrics["test_acc"]
+    for key in ("test_acc", "majority_baseline", "val_acc"):
+        assert list(on_disk[key]) == list(TYPE_COLUMNS)
+        assert all(v is None or 0 <= v <= 100 for v in on_disk[key].values())
+    # the counts are those of the synthetic questions' test split
+    test = by_split(make_synthetic_qa(load_ground_truth(synth_smoke["main"]), seed=0))["test"]
+    assert on_disk["counts"]["test"]["All"] == len(test)
+    assert sum(on_disk["counts"]["test"][c] for c in TYPE_COLUMNS[4:10]) == \
+        on_disk["counts"]["test"]["Free"]
+    assert on_disk["checkpoint"] == "random" and on_disk["checkpoint_hash"] == "random"
+    assert on_disk["num_clips"] == SMOKE.qa_clips
+    assert on_disk["feature_dim"] == int(512 * SMOKE.width)
+    assert on_disk["arch"] == SMOKE.arch and on_disk["width"] == SMOKE.width
+    assert on_disk["feature_cache"] == "miss" and on_disk["minutes"]["total"] > 0
+    assert len(on_disk["history"]) == SMOKE.qa_epochs
+    assert (out / "esa.pt").is_file()
+
+
+def test_second_run_hits_the_feature_cache_and_repeats_the_result(synth_smoke, random_run):
+    out, first = random_run
+    again = videoqa(synth_smoke["main"], out, "random", profile="smoke", seed=0, device="cpu",
+                    progress=False)
+    assert again["feature_cache"] == "hit"
+    assert again["test_acc"] == first["test_acc"]
+
+
+def test_compare_reuses_a_finished_run(synth_smoke, random_run, capsys):
+    out, _ = random_run
+    stamp = (out / "metrics.json").stat().st_mtime_ns
+    results = compare_feature_sources(synth_smoke["main"], out.parent, {"random": "random"},
+                                      profile="smoke", seed=0, device="cpu")
+    assert "reusing" in capsys.readouterr().out
+    assert (out / "metrics.json").stat().st_mtime_ns == stamp
+    rows = table_vi(results)
+    assert list(rows) == ["random", "majority answer"]
+    assert rows["majority answer"] == results["random"]["majority_baseline"]
+
+
+def test_examples_for_the_attention_plot(synth_smoke, random_run):
+    from vcop_lab import viz
+
+    run = load_videoqa(random_run[0])
+    examples = qa_examples(run["model"], run["items"], run["features"], synth_smoke["main"],
+                           n=3)
+    assert len(examples) == 3
+    assert len({ex["question"].rsplit("(", 1)[1] for ex in examples}) == 3  # three types
+    for ex in examples:
+        assert set(ex) == {"frames_thumbs", "weights", "question", "predicted", "truth"}
+        assert len(ex["frames_thumbs"]) == len(ex["weights"]) == SMOKE.qa_clips
+        assert abs(sum(ex["weights"]) - 1) < 1e-4
+        assert ex["frames_thumbs"][0].ndim == 3 and ex["frames_thumbs"][0].shape[-1] == 3
+    assert viz.attention_plot(**examples[0]) is not None
+
+
+def test_cli_prints_the_summary(synth_smoke, tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main(["videoqa", "--data", str(synth_smoke["main"]), "--checkpoint", "random",
+                 "--profile", "smoke", "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1
+    assert f"All {metrics['test_acc']['All']:.1f}%" in printed[0]
+    assert f"{metrics['majority_baseline']['All']:.1f}% for the majority answer" in printed[0]
+
+
+def test_cli_wrong_architecture_checkpoint_exits_2(synth_smoke, tmp_path, capsys):
+    ckpt = tmp_path / "c3d.pt"
+    torch.save({"model": {"backbone.conv1.weight": torch.zeros(1)},
+                "meta": {"kind": "order", "arch": "c3d", "width": SMOKE.width}}, ckpt)
+    code = main(["videoqa", "--data", str(synth_smoke["main"]), "--checkpoint", str(ckpt),
+                 "--arch", "r3d", "--profile", "smoke", "--device", "cpu",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "c3d.pt" in err and "c3d" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_activitynet_path_on_the_real_video(tmp_path):
+    videos, qa_dir = REALDATA / "videos" / "activitynet", REALDATA / "activitynet_qa"
+    if not (videos.is_dir() and (qa_dir / "val_q.json").is_file()):
+        pytest.skip("../shared/realdata with the ActivityNet video and QA files is absent")
+    totals = {s: len(json.loads((qa_dir / f"{s}_q.json").read_text()))
+              for s in ("train", "val", "test")}
+    metrics = activitynet_videoqa(videos, qa_dir, tmp_path / "anet", profile="smoke",
+                                  device="cpu", progress=False)
+    q = metrics["questions"]
+    assert q["found"] == {"train": 0, "val": 10, "test": 0}
+    assert q["missing"] == {s: totals[s] - q["found"][s] for s in totals}
+    assert q["videos_found"] == ["GGSY1Qvo990"]
+    assert metrics["counts"]["test"]["All"] == 10 and "format check" in metrics["protocol"]
+    assert len(metrics["predictions"]) == 10
+    on_disk = json.loads((tmp_path / "anet" / "metrics.json").read_text())
+    assert list(on_disk["test_acc"]) == list(TYPE_COLUMNS)
+    assert on_disk["questions"] == q

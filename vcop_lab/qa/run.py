@@ -1,0 +1,520 @@
+"""VideoQA end to end: clip features of a frozen backbone, E-SA, and Table VI's per-type scores.
+
+:func:`videoqa` (``vcop-lab videoqa``) asks the synthetic QA set's questions
+(:func:`~vcop_lab.qa.synthetic_qa.make_synthetic_qa`, from the videos' ground truth), takes
+``profile.qa_clips`` evenly spaced clips of every video through a frozen backbone (any
+checkpoint, or a random initialisation) and keeps each clip's global feature (512-d at full
+width), trains E-SA on the training questions (validation questions are carved from training
+videos), and tests it. Into the run folder it writes:
+
+- ``metrics.json``: test accuracy per Table VI column in percent (``test_acc``), the
+  majority-answer baseline on the same questions, question counts per type and split, a
+  summary of the answer distribution, and every setting (checkpoint path and hash, arch,
+  width, feature size, clips, epochs, minutes);
+- ``esa.pt``: the trained model (:func:`~vcop_lab.qa.train.load_esa`);
+- ``test_items.json``: the test questions, to show examples later (:func:`load_videoqa`);
+- ``features/``: the feature cache (keyed by the checkpoint's content hash and all settings).
+
+:func:`activitynet_videoqa` runs the same on real ActivityNet-QA videos,
+:func:`compare_feature_sources` runs one checkpoint after another (reusing finished runs),
+and :func:`qa_examples` prepares questions with their frames and attention weights for
+:func:`vcop_lab.viz.attention_plot`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from vcop_lab.checkpoint import file_hash
+from vcop_lab.data.manifest import MANIFEST_NAME, VideoRecord, data_root, load_manifest
+from vcop_lab.data.sampling import eval_clip_starts
+from vcop_lab.data.synthetic import load_ground_truth
+from vcop_lab.data.video import read_frames
+from vcop_lab.errors import CheckpointError, SettingsError, VcopError
+from vcop_lab.features import FeatureSet, extract_features
+from vcop_lab.profiles import Profile, get_profile
+from vcop_lab.qa.activitynet import (
+    FREE_CODES,
+    SPLITS,
+    TYPE_COLUMNS,
+    TYPE_NAMES,
+    QAItem,
+    answer_distribution,
+    load_activitynet_qa,
+    video_file_stem,
+)
+from vcop_lab.qa.glove import DEFAULT_GLOVE_PATH
+from vcop_lab.qa.synthetic_qa import by_split, make_synthetic_qa
+from vcop_lab.qa.train import load_esa, predict, save_esa, train_esa
+from vcop_lab.runtime import pick_device
+
+RANDOM = "random"
+METRICS_NAME = "metrics.json"
+MODEL_NAME = "esa.pt"
+ITEMS_NAME = "test_items.json"
+# Bump when a run's protocol changes, so that older finished runs are not reused.
+RUN_VERSION = 1
+# ActivityNet-QA with too few videos for its three splits: E-SA is trained this many epochs on
+# the available questions and tested on the same ones (the format is shown, not accuracy).
+FORMAT_CHECK_EPOCHS = 20
+MAX_PREDICTIONS = 200  # questions listed with their predicted answer in metrics.json
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _glove_path(glove) -> Path | None:
+    """None: the shipped 50-d GloVe file when present, else word vectors trained from scratch;
+    False or "none": from scratch; otherwise the given GloVe text file."""
+    if glove is False or (isinstance(glove, str) and glove.lower() == "none"):
+        return None
+    if glove is None:
+        return DEFAULT_GLOVE_PATH if DEFAULT_GLOVE_PATH.is_file() else None
+    return Path(glove)
+
+
+def _checkpoint_identity(checkpoint) -> tuple[str, str]:
+    """(path or "random", content hash or "random")."""
+    if checkpoint is None or str(checkpoint) == RANDOM:
+        return RANDOM, RANDOM
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise CheckpointError("checkpoint not found", path,
+                              "check the path, or pass `random` for random initialisation")
+    return str(path.resolve()), file_hash(path)
+
+
+def _settings(task: str, data, ckpt_hash: str, arch: str, prof: Profile, glove: Path | None,
+              seed: int, epochs: int) -> dict:
+    """What a finished run's results depend on; equal settings mean the run can be reused."""
+    return {"version": RUN_VERSION, "task": task, "data": str(Path(data).resolve()),
+            "checkpoint_hash": ckpt_hash, "arch": arch, "width": prof.width,
+            "profile": prof.name, "num_clips": prof.qa_clips, "layer": "global",
+            "epochs": epochs, "hidden": prof.qa_hidden,
+            "glove": None if glove is None else str(Path(glove).resolve()), "seed": seed}
+
+
+def _type_counts(items: Sequence[QAItem]) -> dict[str, int]:
+    """Questions per Table VI column."""
+    counts = dict.fromkeys(TYPE_COLUMNS, 0)
+    for item in items:
+        counts[TYPE_NAMES[item.type_code]] += 1
+        counts["Free"] += item.type_code in FREE_CODES
+        counts["All"] += 1
+    return counts
+
+
+def _answer_summary(items: Sequence[QAItem], top: int = 3) -> dict[str, dict]:
+    """Per column: questions, distinct answers, and the most frequent answers with their share
+    (the first one's share is what always answering it would score on these questions)."""
+    summary = {}
+    for column, counts in answer_distribution(items).items():
+        total = sum(counts.values())
+        summary[column] = {
+            "questions": total, "distinct_answers": len(counts),
+            "top": [[a, round(100.0 * n / total, 1)] for a, n in list(counts.items())[:top]]}
+    return summary
+
+
+def _features_by_video(fs: FeatureSet, names) -> dict[str, torch.Tensor]:
+    """``{video_name: (num_clips, D)}`` for the names found among the feature set's videos:
+    a synthetic video's name is its manifest path, an ActivityNet one's file is ``v_<name>``."""
+    rows = {p: i for i, p in enumerate(fs.paths)}
+    stems = {Path(p).stem: i for i, p in enumerate(fs.paths)}
+    out = {}
+    for name in names:
+        i = rows.get(name, stems.get(video_file_stem(name)))
+        if i is not None:
+            out[name] = fs.features[i]
+    return out
+
+
+def _write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _train_and_report(train, val, test, fs: FeatureSet, *, out: Path, glove: Path | None,
+                      prof: Profile, epochs: int, seed: int, device, progress: bool,
+                      settings: dict, extra: dict, t0: float, t_features: float) -> dict:
+    """Train E-SA, save it, and write ``metrics.json``; returns the metrics."""
+    names = {item.video_name for split in (train, val, test) for item in split}
+    dev = pick_device(device)
+    model, result = train_esa(train, val, test, _features_by_video(fs, names), glove,
+                              epochs=epochs, hidden=prof.qa_hidden, seed=seed, device=dev,
+                              progress=progress)
+    t_train = time.perf_counter()
+    save_esa(model, out / MODEL_NAME)
+    _write_json(out / ITEMS_NAME, [asdict(item) for item in test])
+    meta = fs.meta
+    metrics = {
+        "test_acc": result["test"], "val_acc": result["val"],
+        "majority_baseline": result["majority_baseline"],
+        "units": "accuracy in percent per Table VI column (None: no question of that type)",
+        "counts": {"train": _type_counts(train), "val": _type_counts(val),
+                   "test": _type_counts(test)},
+        "answers": _answer_summary(train),
+        **extra,
+        "checkpoint_hash": settings["checkpoint_hash"],
+        "arch": settings["arch"], "width": settings["width"], "profile": prof.name,
+        "layer": "global", "num_clips": fs.num_clips, "feature_dim": fs.dim,
+        "clip_length": meta.get("cl"), "crop": meta.get("crop"),
+        "feature_cache": meta.get("cache"), "feature_cache_file": meta.get("cache_file"),
+        "glove": settings["glove"], "glove_words": result["glove_words"],
+        "seed": seed, "epochs": epochs, "hidden": prof.qa_hidden,
+        "best_epoch": result["best_epoch"], "history": result["history"],
+        "num_answers": result["num_answers"], "vocab_size": result["vocab_size"],
+        "answer_coverage": result["answer_coverage"],
+        "train_items_outside_vocabulary": result["train_items_outside_vocabulary"],
+        "device": str(dev),
+        "minutes": {"features": (t_features - t0) / 60, "training": (t_train - t_features) / 60,
+                    "total": (time.perf_counter() - t0) / 60},
+        "model": MODEL_NAME, "settings": settings,
+    }
+    _write_json(out / METRICS_NAME, metrics)
+    return json.loads(json.dumps(metrics, default=str))  # what a later read gives back
+
+
+# ----------------------------------------------------------------------------- synthetic
+
+
+def videoqa(data: str | Path, out: str | Path, checkpoint: str | Path = RANDOM,
+            arch: str | None = None, profile: str | Profile = "teaching", glove=None,
+            seed: int = 0, device: str | None = None, cache_dir: str | Path | None = None,
+            progress: bool = True) -> dict:
+    """VideoQA on a synthetic data folder with the features of ``checkpoint`` (or ``"random"``).
+
+    Questions come from ``data/ground_truth.jsonl`` (:func:`make_synthetic_qa` with ``seed``);
+    features are the global features of ``profile.qa_clips`` clips per video
+    (:func:`~vcop_lab.features.extract_features`, cached in ``cache_dir``, default
+    ``out/features``); E-SA trains ``profile.qa_epochs`` epochs with ``profile.qa_hidden``
+    units. ``glove``: a GloVe text file; None uses the shipped 50-d file when present, False
+    trains word vectors from scratch. Writes ``out/metrics.json`` (see the module docstring)
+    and ``out/esa.pt``, and returns the metrics.
+
+    Raises:
+        CheckpointError: a missing checkpoint, or one of another architecture or width.
+        ManifestError, VideoError, SettingsError: bad data or settings.
+    """
+    t0 = time.perf_counter()
+    prof = get_profile(profile)
+    arch = arch or prof.arch
+    data, out = Path(data), Path(out)
+    glove_path = _glove_path(glove)
+    ckpt_path, ckpt_hash = _checkpoint_identity(checkpoint)
+    items = make_synthetic_qa(load_ground_truth(data), seed=seed)
+    splits = by_split(items)
+    fs = extract_features(data, load_manifest(data), checkpoint, arch, prof, layer="global",
+                          num_clips=prof.qa_clips, cache_dir=cache_dir or out / "features",
+                          device=device, seed=seed, progress=progress)
+    settings = _settings("synthetic", data, ckpt_hash, arch, prof, glove_path, seed,
+                         prof.qa_epochs)
+    extra = {"task": "synthetic", "checkpoint": ckpt_path, "data": str(data),
+             "feature_data": str(data), "feature_cache_dir": str(cache_dir or out / "features")}
+    return _train_and_report(splits["train"], splits["val"], splits["test"], fs, out=out,
+                             glove=glove_path, prof=prof, epochs=prof.qa_epochs, seed=seed,
+                             device=device, progress=progress, settings=settings, extra=extra,
+                             t0=t0, t_features=time.perf_counter())
+
+
+def _reusable(run_dir: Path, settings: dict) -> dict | None:
+    """The metrics of a finished run in ``run_dir`` made with ``settings``, else None."""
+    path = run_dir / METRICS_NAME
+    if not (path.is_file() and (run_dir / MODEL_NAME).is_file()):
+        return None
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return metrics if metrics.get("settings") == settings else None
+
+
+def compare_feature_sources(data: str | Path, out_root: str | Path,
+                            sources: Mapping[str, str | Path], arch: str | None = None,
+                            profile: str | Profile = "teaching", glove=None, seed: int = 0,
+                            device: str | None = None, progress: bool = True,
+                            ) -> dict[str, dict]:
+    """:func:`videoqa` with the features of each source, ``{name: checkpoint or "random"}``.
+
+    Each runs into ``out_root/<name>``; a finished run there with the same settings (the
+    checkpoint's content hash included) is read back instead of re-run, one with other
+    settings is replaced. Returns ``{name: metrics}`` and writes the per-type test accuracy
+    and the majority baseline of every source to ``out_root/feature_sources.json``.
+    """
+    prof = get_profile(profile)
+    arch = arch or prof.arch
+    out_root = Path(out_root)
+    results = {}
+    for name, checkpoint in sources.items():
+        run_dir = out_root / name
+        _, ckpt_hash = _checkpoint_identity(checkpoint)
+        wanted = _settings("synthetic", data, ckpt_hash, arch, prof, _glove_path(glove), seed,
+                           prof.qa_epochs)
+        metrics = _reusable(run_dir, wanted)
+        if metrics is not None:
+            if progress:
+                print(f"{name}: reusing the finished run in {run_dir}")
+        else:
+            metrics = videoqa(data, run_dir, checkpoint, arch=arch, profile=prof, glove=glove,
+                              seed=seed, device=device, progress=progress)
+        results[name] = metrics
+    _write_json(out_root / "feature_sources.json",
+                {name: {"checkpoint": m["checkpoint"], "test_acc": m["test_acc"],
+                        "majority_baseline": m["majority_baseline"]}
+                 for name, m in results.items()})
+    return results
+
+
+def table_vi(results: Mapping[str, dict], baseline: str = "majority answer",
+             ) -> dict[str, dict[str, float | None]]:
+    """Rows for a Table VI-style table: each source's test accuracy (percent) per column, and
+    the majority-answer baseline as a last row (the same test questions for every source)."""
+    rows = {name: dict(m["test_acc"]) for name, m in results.items()}
+    if results:
+        rows[baseline] = dict(next(iter(results.values()))["majority_baseline"])
+    return rows
+
+
+def summary_line(metrics: dict) -> str:
+    """One line: All accuracy against the majority-answer baseline, and where the rest is."""
+    source = ("random initialisation" if metrics["checkpoint"] == RANDOM
+              else Path(metrics["checkpoint"]).name)
+    test = metrics["counts"]["test"]["All"]
+    return (f"VideoQA ({metrics['task']}, {metrics['arch']} features from {source}): "
+            f"All {metrics['test_acc']['All']:.1f}% against "
+            f"{metrics['majority_baseline']['All']:.1f}% for the majority answer per type, "
+            f"{test} test questions; per type in {METRICS_NAME}")
+
+
+# ----------------------------------------------------------------------------- ActivityNet-QA
+
+
+def _prepared_folder(video_dir: Path, qa_dir: Path, out: Path, prof: Profile,
+                     progress: bool) -> Path:
+    """``video_dir`` when it holds a manifest already, else the folder ``prepare`` writes."""
+    if (video_dir / MANIFEST_NAME).is_file():
+        return video_dir
+    from vcop_lab.prepare import prepare  # heavy (process pools): only here
+
+    prepared = out / "prepared"
+    prepare("activitynet-qa", video_dir, prepared, setting=prof.setting, workers=1,
+            progress=progress, qa_dir=qa_dir)
+    return prepared
+
+
+def _feature_folder(prepared: Path, records: Sequence[VideoRecord], out: Path) -> Path:
+    """A folder whose manifest's paths resolve under it, for the feature extractor.
+
+    A prepared folder keeps its videos where they are (``data_root.txt`` names them, often a
+    read-only dataset folder); links to them beside a copy of the manifest let the extractor
+    read them without copying a byte.
+    """
+    root = data_root(prepared)
+    if root.resolve() == prepared.resolve():
+        return prepared
+    view = out / "videos"
+    view.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(prepared / MANIFEST_NAME, view / MANIFEST_NAME)
+    for rec in records:
+        link, target = view / rec.path, rec.full_path(root).resolve()
+        if link.is_symlink() and link.resolve() == target:
+            continue
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(target)
+        except OSError as exc:
+            raise VcopError(f"cannot link the videos for feature extraction ({exc})", view,
+                            "choose an --out folder on a file system that allows links") from None
+    return view
+
+
+def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Path,
+                        checkpoint: str | Path = RANDOM, arch: str | None = None,
+                        profile: str | Profile = "teaching", glove=None, seed: int = 0,
+                        device: str | None = None, cache_dir: str | Path | None = None,
+                        epochs: int | None = None, progress: bool = True) -> dict:
+    """VideoQA on the ActivityNet-QA questions of the videos at hand.
+
+    ``video_dir`` is a folder of ``v_<id>.mp4`` files (prepared here with
+    ``prepare("activitynet-qa", ...)`` into ``out/prepared``) or a folder already prepared
+    by ``vcop-lab prepare activitynet-qa``; ``qa_dir`` holds the official
+    ``{train,val,test}_{q,a}.json``. Questions whose video is not at hand are counted per
+    split as missing. When every split has questions, E-SA trains on train, keeps the best
+    epoch on val and is tested on test (``profile.qa_epochs``). Otherwise (a handful of
+    videos) it trains ``epochs`` (default 20) on all available questions and is tested on the
+    same ones: ``protocol`` says so, and such a run shows that the format works end to end,
+    not how accurate anything is. Writes ``out/metrics.json`` (as :func:`videoqa`, plus
+    ``questions`` found/missing and the test questions with their predicted answers).
+    """
+    t0 = time.perf_counter()
+    prof = get_profile(profile)
+    arch = arch or prof.arch
+    video_dir, qa_dir, out = Path(video_dir), Path(qa_dir), Path(out)
+    glove_path = _glove_path(glove)
+    ckpt_path, ckpt_hash = _checkpoint_identity(checkpoint)
+    if not video_dir.is_dir():
+        raise VcopError("video folder not found", video_dir,
+                        "pass the folder of ActivityNet v_<id>.mp4 files")
+    by_split_all = {split: load_activitynet_qa(split, qa_dir) for split in SPLITS}
+    prepared = _prepared_folder(video_dir, qa_dir, out, prof, progress)
+    records = load_manifest(prepared)
+    stems = {Path(r.path).stem for r in records}
+    found = {s: [i for i in items if video_file_stem(i.video_name) in stems]
+             for s, items in by_split_all.items()}
+    videos = sorted({i.video_name for items in found.values() for i in items})
+    questions = {"found": {s: len(found[s]) for s in SPLITS},
+                 "missing": {s: len(by_split_all[s]) - len(found[s]) for s in SPLITS},
+                 "videos_found": videos, "videos_in_manifest": len(records)}
+    if not videos:
+        raise VcopError(f"none of the {len(records)} prepared videos has ActivityNet-QA "
+                        "questions", prepared / MANIFEST_NAME,
+                        "pass the folder of ActivityNet v_<id>.mp4 videos the questions are about")
+    fs = extract_features(_feature_folder(prepared, records, out), records, checkpoint, arch,
+                          prof, layer="global", num_clips=prof.qa_clips,
+                          cache_dir=cache_dir or out / "features", device=device, seed=seed,
+                          progress=progress)
+    if all(found[s] for s in SPLITS):
+        protocol, n_epochs = "official splits: train, best epoch on val, tested on test", (
+            epochs or prof.qa_epochs)
+        train, val, test = found["train"], found["val"], found["test"]
+    else:
+        protocol = ("format check: too few videos for the three splits, trained and tested on "
+                    "the same questions (shows the pipeline works, not accuracy)")
+        n_epochs = epochs or FORMAT_CHECK_EPOCHS
+        train = val = test = [i for s in SPLITS for i in found[s]]
+    settings = _settings("activitynet-qa", prepared, ckpt_hash, arch, prof, glove_path, seed,
+                         n_epochs)
+    extra = {"task": "activitynet-qa", "checkpoint": ckpt_path, "protocol": protocol,
+             "questions": questions, "data": str(video_dir), "qa_dir": str(qa_dir),
+             "prepared": str(prepared), "feature_data": str(fs.root),
+             "feature_cache_dir": str(cache_dir or out / "features")}
+    metrics = _train_and_report(train, val, test, fs, out=out, glove=glove_path, prof=prof,
+                                epochs=n_epochs, seed=seed, device=device, progress=progress,
+                                settings=settings, extra=extra, t0=t0,
+                                t_features=time.perf_counter())
+    # The questions with their predicted answers, to read through (a few hundred at most).
+    model = load_esa(out / MODEL_NAME)
+    shown = test[:MAX_PREDICTIONS]
+    preds = predict(model, shown, _features_by_video(fs, {i.video_name for i in shown}))
+    metrics["predictions"] = [
+        {"question_id": i.question_id, "type": TYPE_NAMES[i.type_code], "question": i.question,
+         "answer": i.answer, "predicted": p} for i, (p, _) in zip(shown, preds)]
+    _write_json(out / METRICS_NAME, metrics)
+    return metrics
+
+
+# ----------------------------------------------------------------------------- examples
+
+
+def load_videoqa(out: str | Path, device: str | None = "cpu", progress: bool = False) -> dict:
+    """A finished run read back: ``{"metrics", "model", "features", "items"}``, where
+    ``items`` are its test questions and ``features`` its :class:`FeatureSet` (from the
+    feature cache), ready for :func:`qa_examples`."""
+    out = Path(out)
+    path = out / METRICS_NAME
+    if not path.is_file():
+        raise VcopError("no finished VideoQA run here", path, "run videoqa into this folder")
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    checkpoint = metrics["checkpoint"]
+    if _checkpoint_identity(checkpoint)[1] != metrics["checkpoint_hash"]:
+        raise SettingsError("the checkpoint changed since this run", checkpoint,
+                            f"run videoqa into {out} again")
+    model = load_esa(out / MODEL_NAME, device=pick_device(device))
+    items = [QAItem(**row) for row in json.loads((out / ITEMS_NAME).read_text(encoding="utf-8"))]
+    data = Path(metrics["feature_data"])
+    fs = extract_features(data, load_manifest(data), checkpoint, metrics["arch"],
+                          metrics["profile"], layer="global", num_clips=metrics["num_clips"],
+                          cache_dir=metrics["feature_cache_dir"], device=device,
+                          seed=metrics["seed"], progress=progress)
+    return {"metrics": metrics, "model": model, "features": fs, "items": items}
+
+
+def _pick_examples(items: Sequence[QAItem], n: int, seed: int) -> list[QAItem]:
+    """``n`` items, of as many different question types as possible, in a seeded order."""
+    order = list(items)
+    random.Random(seed).shuffle(order)
+    chosen, types = [], set()
+    for item in order:  # one of each type first ...
+        if len(chosen) < n and item.type_code not in types:
+            chosen.append(item)
+            types.add(item.type_code)
+    for item in order:  # ... then any
+        if len(chosen) < n and item not in chosen:
+            chosen.append(item)
+    return chosen
+
+
+def qa_examples(model, items: Sequence[QAItem], features: FeatureSet, data_dir: str | Path,
+                n: int = 3, seed: int = 0, height: int = 72) -> list[dict]:
+    """``n`` questions ready for ``viz.attention_plot(**example)``.
+
+    Each example holds ``frames_thumbs`` (the middle frame of each of the video's clips, as
+    uint8 images ``height`` pixels high), ``weights`` (E-SA's attention over the clips),
+    ``question`` (with its type), ``predicted`` and ``truth``. Questions of different types
+    are preferred; ``seed`` picks them.
+    """
+    feats = _features_by_video(features, {i.video_name for i in items})
+    chosen = _pick_examples([i for i in items if i.video_name in feats], n, seed)
+    preds = predict(model, chosen, feats)
+    row = {p: k for k, p in enumerate(features.paths)}
+    stems = {Path(p).stem: k for k, p in enumerate(features.paths)}
+    root = data_root(data_dir)
+    cl = int(features.meta.get("cl") or 1)
+    examples = []
+    for item, (predicted, weights) in zip(chosen, preds):
+        k = row.get(item.video_name, stems.get(video_file_stem(item.video_name)))
+        num_frames = features.num_frames[k]
+        starts = eval_clip_starts(num_frames, cl, features.num_clips)
+        frames = read_frames(root / features.paths[k], [s + cl // 2 for s in starts],
+                             num_frames=num_frames)
+        h, w = frames.shape[1:3]
+        size = (height, max(2, round(height * w / h / 2) * 2))
+        thumbs = torch.nn.functional.interpolate(
+            frames.permute(0, 3, 1, 2).float(), size=size, mode="area").round().byte()
+        examples.append({
+            "frames_thumbs": [t.permute(1, 2, 0).numpy() for t in thumbs],
+            "weights": weights.tolist(),
+            "question": f"{item.question.rstrip('?')}? ({TYPE_NAMES[item.type_code]})",
+            "predicted": predicted, "truth": item.answer})
+    return examples
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def videoqa_cli(args) -> int:
+    """``vcop-lab videoqa``: ActivityNet-QA when ``--activitynet-qa`` is given (``--data``
+    then holds the videos), else the synthetic set in ``--data``."""
+    common = dict(checkpoint=args.checkpoint, arch=args.arch, profile=args.profile,
+                  glove=args.glove, seed=args.seed, device=args.device)
+    if getattr(args, "activitynet_qa", None):
+        metrics = activitynet_videoqa(args.data, args.activitynet_qa, args.out, **common)
+    else:
+        metrics = videoqa(args.data, args.out, **common)
+    print(summary_line(metrics).replace(METRICS_NAME, str(Path(args.out) / METRICS_NAME)))
+    return 0
+
+
+__all__ = [
+    "activitynet_videoqa",
+    "compare_feature_sources",
+    "load_videoqa",
+    "qa_examples",
+    "summary_line",
+    "table_vi",
+    "videoqa",
+    "videoqa_cli",
+]
