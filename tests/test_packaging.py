@@ -1,8 +1,8 @@
 """pyproject.toml and environment.yml stay in step; the README keeps its two commands."""
 
 import re
-import tomllib
 
+import tomllib
 from conftest import REPO
 
 CONDA_NAMES = {"torch": "pytorch"}

@@ -144,11 +144,8 @@ has to say which one. The label is the permutation's index in the lexicographic 
 '''),
     params(PARAMS),
     code('''
-import math
-
 import pandas as pd
 from IPython.display import display
-
 from vcop_lab import viz, widgets
 from vcop_lab.data.datasets import OrderTupleDataset
 from vcop_lab.data.manifest import load_manifest, select_split
@@ -226,9 +223,7 @@ CURRICULUM_EPOCHS = None  # epochs of each curriculum stage (None: a third of th
 """),
     code("""
 from pathlib import Path
-
 import pandas as pd
-
 from vcop_lab import viz
 from vcop_lab.curriculum import cached_pretrain, compare_task_curriculum
 from vcop_lab.paths import synthetic_dirs
@@ -319,9 +314,7 @@ SAMPLE_EXTRA_EPOCHS = None  # epochs after dropping the easy videos (None: profi
 """),
     code("""
 from pathlib import Path
-
 import pandas as pd
-
 from vcop_lab import viz
 from vcop_lab.curriculum import (cached_pretrain, frames_vs_clips, reversed_pair_accuracy,
                                  sample_curriculum)
@@ -352,7 +345,8 @@ Strongly ordered motion (falling, accelerating, growing) should be easy; periodi
 """),
     code("""
 viz.per_class_bar(metrics["per_class_order_acc"], chance=metrics["chance"],
-                  title=f"{ARCH} order accuracy per class (periodic: {', '.join(PERIODIC_CLASSES)})")
+                  title=f"{ARCH} order accuracy per class "
+                        f"(periodic: {', '.join(PERIODIC_CLASSES)})")
 """),
     code("""
 perms = permutations_for(parse_setting(metrics["setting"]).tl)
@@ -372,7 +366,8 @@ sample = sample_curriculum(root, Path(RUN_ROOT) / "sample" / ARCH, run_dir / "be
                            profile=profile, seed=SEED, device=device)
 print(f"dropped {sample['dropped']} of {sample['train_videos']} training videos as easy; "
       f"test order accuracy: before {100 * sample['base']:.1f}%, continuing on the hard "
-      f"ones {100 * sample['continue_on_hard']:.1f}%, on all {100 * sample['continue_on_all']:.1f}%")
+      f"ones {100 * sample['continue_on_hard']:.1f}%, "
+      f"on all {100 * sample['continue_on_all']:.1f}%")
 pd.Series(sample["dropped_per_class"], name="easy videos dropped").to_frame().T
 """),
     md("""

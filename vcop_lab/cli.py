@@ -91,14 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device")
     p.add_argument("--out", required=True, type=Path)
 
-    p = sub.add_parser("prepare", help="turn a real dataset folder into checked manifests")
-    p.add_argument("dataset", choices=("ucf101", "hmdb51", "activitynet-qa"))
-    p.add_argument("--root", required=True, type=Path, help="folder holding the videos")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--split", type=int, default=1, choices=(1, 2, 3))
-    p.add_argument("--setting", default="16-8-3", help="to count videos too short for it")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--qa-dir", type=Path, help="ActivityNet-QA json folder")
+    # `prepare` parses its own options (vcop_lab.prepare.main_prepare); listed here for --help
+    sub.add_parser("prepare", add_help=False,
+                   help="turn a UCF101 / HMDB51 / ActivityNet-QA folder into checked manifests "
+                        "(vcop-lab prepare --help)")
 
     p = sub.add_parser("reproduce", help="run all notebooks headless with papermill")
     _profile_arg(p)
@@ -138,9 +134,6 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "videoqa":
         from vcop_lab.qa.run import videoqa_cli
         return videoqa_cli(args)
-    if args.command == "prepare":
-        from vcop_lab.prepare import main_prepare
-        return main_prepare(args)
     if args.command == "reproduce":
         from vcop_lab.reproduce import reproduce
         extra = dict(p.split("=", 1) for p in args.param)
@@ -151,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["prepare"]:
+        from vcop_lab.prepare import main_prepare
+        return main_prepare(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return run(args)
