@@ -10,9 +10,10 @@ setting (``paper``: 16-8-3, frames resized to 128x171, crop 112, batch 8; ``teac
 * ``ours-<backend>``: :class:`vcop_lab.data.datasets.OrderTupleDataset` with
   ``make_loader`` and ``EpochSampler``, as training uses them, for decord and PyAV.
   ``cold``: the first epoch of a run, when no worker has read any video yet (each read
-  decodes from the start and indexes the video). ``warm``: the steady state of a longer
-  run, once every worker holds every video's frame index (here the main process indexes
-  the videos before the workers start, and the workers inherit it).
+  decodes from the start and indexes the video; worker start-up included). ``warm``: the
+  steady state of a longer run, once every worker holds every video's frame index (here
+  the main process indexes the videos before the workers start, and they inherit it; an
+  untimed epoch first lets the workers start).
 * ``floor``: the decoder alone on the same tuples: open the file, seek to the keyframe the
   index picks (or decode from the start), decode every frame up to the tuple's last one, no
   colour conversion, resizing, cropping, batching or inter-process copies. With ``W``
@@ -97,11 +98,17 @@ def _dataset(cls, records, root, cfg, backend: str):
                    backend=backend, seed=0, crop_per=cfg["crop_per"])
 
 
-def _time_loader(dataset, cfg, workers: int, epochs: int) -> list[tuple[int, float]]:
-    """(tuples, seconds) of each epoch through make_loader + EpochSampler."""
+def _time_loader(dataset, cfg, workers: int, epochs: int, warmup: bool = False,
+                 ) -> list[tuple[int, float]]:
+    """(tuples, seconds) of each epoch through make_loader + EpochSampler; with ``warmup``
+    an untimed epoch first, so that worker start-up is not counted."""
     sampler = EpochSampler(len(dataset), seed=0)
     loader = make_loader(dataset, cfg["batch"], sampler, workers, CPU)
     out = []
+    if warmup:
+        sampler.set_epoch(epochs)  # other tuples than the timed epochs
+        for _ in loader:
+            pass
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
         t0, n = time.perf_counter(), 0
@@ -187,6 +194,8 @@ def _warm(records, root, cfg, backends) -> None:
 def run_case(name, records, root, setting, args) -> list[dict]:
     cfg = SETTINGS[setting]
     rows = []
+    # Enough warm epochs for about --tuples tuples per timed run.
+    epochs = args.epochs or max(1, -(-args.tuples // len(records)))
     base = dict(dataset=name, setting=f"{setting} {cfg['setting']}")
     for workers in args.workers:
         ours = {}
@@ -196,12 +205,12 @@ def run_case(name, records, root, setting, args) -> list[dict]:
             (n, sec), = _time_loader(ds, cfg, workers, 1)
             ours[f"ours-{backend} cold"] = (n, sec)
             _warm(ds.records, root, cfg, [backend])
-            epochs = _time_loader(ds, cfg, workers, args.epochs)
-            ours[f"ours-{backend} warm"] = (sum(e[0] for e in epochs), sum(e[1] for e in epochs))
+            timed = _time_loader(ds, cfg, workers, epochs, warmup=workers > 0)
+            ours[f"ours-{backend} warm"] = (sum(e[0] for e in timed), sum(e[1] for e in timed))
         video.clear_frame_index_cache()
         ds = _dataset(OrderTupleDataset, records, root, cfg, "pyav")
         _warm(ds.records, root, cfg, [])
-        plan = _tuple_plan(ds, args.epochs)
+        plan = _tuple_plan(ds, epochs)
         floor_sec = _time_floor(plan, max(1, workers))
         baseline_ds = _dataset(WholeVideoPILDataset, records, root, cfg, "pyav")
         (bn, bsec), = _time_loader(baseline_ds, cfg, workers, 1)
@@ -229,9 +238,12 @@ COLUMNS = [("dataset", "data", "{}"), ("setting", "setting", "{}"),
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="8 videos per data set, 2 timed epochs, the smoke synthetic set")
+                        help="8 videos per data set, 24 tuples per timed run, the smoke "
+                        "synthetic set")
     parser.add_argument("--limit", type=int, help="use only the first N videos of each set")
-    parser.add_argument("--epochs", type=int, help="timed warm epochs (default 4, quick 2)")
+    parser.add_argument("--tuples", type=int,
+                        help="tuples per timed run, in whole epochs (default 96, quick 24)")
+    parser.add_argument("--epochs", type=int, help="timed warm epochs (overrides --tuples)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--backends", nargs="+", default=None,
                         help="default: decord (if it imports) and pyav")
@@ -244,7 +256,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, help="JSON path (default results/loader.json)")
     args = parser.parse_args(argv)
     limit = args.limit or (8 if args.quick else None)
-    args.epochs = args.epochs or (2 if args.quick else 4)
+    # The main process reads too when there are no workers: give it one thread, as a worker
+    # has; two OpenMP threads on two shared cores spin and wait for each other.
+    torch.set_num_threads(1)
+    args.tuples = args.tuples or (24 if args.quick else 96)
     args.backends = args.backends or video.available_backends()
     load_before = list(os.getloadavg())
     rows = []
@@ -267,7 +282,8 @@ def main(argv: list[str] | None = None) -> dict:
                             "x_floor": round(row["x_floor"], 2)}
     result = {
         "benchmark": "loader",
-        "config": {"epochs": args.epochs, "workers": args.workers, "backends": args.backends,
+        "config": {"epochs": args.epochs, "tuples": args.tuples, "workers": args.workers,
+                   "backends": args.backends,
                    "limit": limit, "settings": {s: SETTINGS[s] for s in args.settings},
                    "datasets": args.datasets, "quick": args.quick},
         "machine": common.machine(),

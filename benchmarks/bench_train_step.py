@@ -51,7 +51,7 @@ def _child(case: dict) -> dict:
 
     device = torch.device(case["device"])
     cuda = device.type == "cuda"
-    size = SIZES[case["size"]]
+    size = {**SIZES[case["size"]], "batch": case["batch"]}
     torch.manual_seed(0)
     rss_before = common.peak_rss_bytes()
     model = build_order_model(case["arch"], size["width"], TL).to(device)
@@ -119,7 +119,7 @@ def compute_cases(args) -> list[dict]:
             for precision, layout in variants:
                 cases.append({"size": size, "arch": arch, "precision": precision,
                               "layout": layout, "device": device, "warmup": warmup,
-                              "steps": steps})
+                              "steps": steps, "batch": min(SIZES[size]["batch"], args.batch)})
     return cases
 
 
@@ -131,7 +131,9 @@ def data_vs_compute(args) -> dict:
     from vcop_lab.train import make_loader
 
     preset = "smoke" if args.quick else "teaching"
-    records, root = common.synthetic_records(args.synthetic, preset, args.limit)
+    batch_size = min(P.batch_size, args.batch)
+    limit = max(args.limit, batch_size) if args.limit else None  # at least one full batch
+    records, root = common.synthetic_records(args.synthetic, preset, limit)
     dataset = OrderTupleDataset(records, root, P.setting, P.resize, P.crop, train=True,
                                 backend="auto", seed=0, crop_per=P.crop_per)
     device = torch.device("cpu")
@@ -147,13 +149,15 @@ def data_vs_compute(args) -> dict:
         opt.step()
 
     sampler = EpochSampler(len(dataset), seed=0)
-    loader = make_loader(dataset, P.batch_size, sampler, args.data_workers, device,
+    loader = make_loader(dataset, batch_size, sampler, args.data_workers, device,
                          drop_last=True)
     total = args.batches + args.skip
     kept, loop_times, epoch = [], [], 0
     t_prev = time.perf_counter()
     while len(loop_times) < total:
         sampler.set_epoch(epoch)
+        if epoch > 0 and not loop_times:
+            raise SystemExit("no full batch: use more videos")
         for batch in loader:
             train_step(batch)
             now = time.perf_counter()
@@ -172,7 +176,7 @@ def data_vs_compute(args) -> dict:
     loop = sum(loop_times[args.skip:])
     compute = sum(compute_times)
     return {"profile": "teaching", "arch": P.arch, "width": P.width, "setting": P.setting,
-            "batch": P.batch_size, "workers": args.data_workers, "videos": len(records),
+            "batch": batch_size, "workers": args.data_workers, "videos": len(records),
             "batches_timed": args.batches, "batches_skipped": args.skip,
             "loop_s_per_batch": loop / args.batches,
             "compute_s_per_batch": compute / args.batches, "ratio": loop / compute,
@@ -191,7 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help="teaching size only, 2 timed steps, 6 batches of data path")
     parser.add_argument("--limit", type=int,
-                        help="tiny run: only the first N archs, N steps, N synthetic videos")
+                        help="tiny run (meaningless figures): the first N archs, N steps, "
+                        "batches of N tuples")
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES))
     parser.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS))
     parser.add_argument("--steps", type=int, help="timed steps at teaching size (default 5)")
@@ -210,6 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.steps = args.steps or (2 if args.quick else 5)
     args.batches = args.batches or (6 if args.quick else 16)
     args.skip = 2  # the first batches wait for the workers to start
+    args.batch = args.limit or 10**6
     if args.limit:
         args.archs = args.archs[: args.limit]
         args.steps = args.paper_steps = min(args.steps, args.limit)

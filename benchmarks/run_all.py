@@ -23,12 +23,12 @@ from pathlib import Path
 import common
 
 HERE = Path(__file__).resolve().parent
-# (script, JSON it writes, whether it takes --quick / --limit)
+# (script, JSON it writes, options it takes from run_all)
 SCRIPTS = [
-    ("bench_loader.py", "loader.json", True),
-    ("bench_train_step.py", "train_step.json", True),
-    ("bench_end_to_end.py", "end_to_end.json", True),
-    ("bench_retrieval.py", "retrieval.json", False),
+    ("bench_loader.py", "loader.json", ("quick", "limit", "synthetic")),
+    ("bench_train_step.py", "train_step.json", ("quick", "limit", "synthetic")),
+    ("bench_end_to_end.py", "end_to_end.json", ("quick", "limit")),
+    ("bench_retrieval.py", "retrieval.json", ()),  # its default run is the quick one
 ]
 
 
@@ -53,10 +53,14 @@ def headline(name: str, data: dict) -> list[str]:
             lines.append(f"reproduce --profile {run['profile']}: {run['seconds']:.0f} s "
                          f"({'ok' if run['ok'] else 'failed'})")
     elif name == "retrieval":
-        methods = data.get("methods", {})
-        for method, m in methods.items():
+        for method, m in data.get("methods", {}).items():
             if isinstance(m, dict) and "best_s" in m:
-                lines.append(f"{method}: {m['best_s']:.2f} s")
+                extra = m.get("extra_bytes")
+                lines.append(f"{method}: {m['best_s']:.2f} s"
+                             + (f", {extra / 2**20:.0f} MiB extra" if extra else ""))
+        if "ratio_ours_to_floor" in data:
+            lines.append(f"ours / floor: {data['ratio_ours_to_floor']:.2f} "
+                         f"(target <= {data.get('target_ratio_to_floor')})")
     return lines
 
 
@@ -65,22 +69,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="pass --quick to each script")
     parser.add_argument("--limit", type=int, help="pass --limit N to each script (tiny runs)")
     parser.add_argument("--only", nargs="+", help="script names to run, e.g. loader")
+    parser.add_argument("--synthetic", type=Path, help="synthetic data folder to use")
     parser.add_argument("--results", type=Path, default=common.RESULTS,
                         help="folder for the JSON files")
     args = parser.parse_args(argv)
     collected, status = {}, {}
-    for script, json_name, takes_quick in SCRIPTS:
+    for script, json_name, takes in SCRIPTS:
         name = json_name.removesuffix(".json")
         if args.only and name not in args.only and script not in args.only:
             continue
         out = args.results / json_name
-        cmd = [sys.executable, str(HERE / script)]
-        if takes_quick:
-            cmd += ["--out", str(out)]
-            cmd += ["--quick"] if args.quick else []
-            cmd += ["--limit", str(args.limit)] if args.limit else []
-        else:
-            cmd += ["--out", str(out)]
+        cmd = [sys.executable, str(HERE / script), "--out", str(out)]
+        cmd += ["--quick"] if args.quick and "quick" in takes else []
+        cmd += ["--limit", str(args.limit)] if args.limit and "limit" in takes else []
+        if args.synthetic and "synthetic" in takes:
+            cmd += ["--synthetic", str(args.synthetic)]
         print(f"\n######## {' '.join(cmd[1:])}", flush=True)
         t0 = time.perf_counter()
         code = subprocess.run(cmd, cwd=common.REPO).returncode

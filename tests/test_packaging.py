@@ -18,8 +18,10 @@ def _pyproject():
 
 
 def _environment():
-    lines = (REPO / "environment.yml").read_text().splitlines()
-    conda = [ln.strip()[2:] for ln in lines if re.match(r"^  - [a-z]", ln)]
+    text = (REPO / "environment.yml").read_text()
+    lines = text.split("dependencies:", 1)[1].splitlines()
+    conda = [ln.strip()[2:] for ln in lines if re.match(r"^  - [a-z]", ln) and
+             not ln.strip().endswith(":")]
     pip = [ln.strip()[2:] for ln in lines if re.match(r"^      - ", ln)]
     return conda, pip
 

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from vcop_lab import prepare as prep
-from vcop_lab.data.manifest import load_manifest
+from vcop_lab.data.manifest import data_root, load_manifest
 from vcop_lab.data.sampling import parse_setting
 from vcop_lab.data.splits import (
     load_split,
@@ -193,8 +193,8 @@ def test_ucf_report_counts(ucf):
             "kept": sum(1 for r in present if r[1] == side)}
     assert report.probed == len(present) + len(corrupt) and report.cached == 0
     # the manifest: present clips only, their real decoded frame counts, paths under root
-    records = load_manifest(out, check_files=True, root=prep.data_root(out))
-    assert prep.data_root(out) == root.resolve()
+    records = load_manifest(out, check_files=True, root=data_root(out))
+    assert data_root(out) == root.resolve()
     assert {r.path: (r.label, r.label_index, r.split, r.num_frames) for r in records} == {
         _disk_path(e, s): (e.split("/")[0], CLASSES.index(e.split("/")[0]), side,
                            frames[Path(s).name]) for e, side, s in present}
@@ -279,7 +279,7 @@ def test_hmdb_with_shipped_lists(tmp_path):
     for side in ("train", "test"):
         assert report.listed[side] == sum(e.split == side for e in entries)
         assert report.kept[side] == sum(listed[p].split == side for p in found if p not in short)
-    records = load_manifest(out, check_files=True, root=prep.data_root(out))
+    records = load_manifest(out, check_files=True, root=data_root(out))
     assert {r.path: r.num_frames for r in records} == {
         p: frames[p] for p in found if p not in short}
 
@@ -301,7 +301,7 @@ def test_activitynet_qa(tmp_path, monkeypatch):
         totals[split] += len(ids)
     assert q["missing"] == {s: totals[s] - q["found"][s] for s in ("train", "val", "test")}
     assert len(report.missing) == len(questions) - 1
-    records = load_manifest(out, check_files=True, root=prep.data_root(out))
+    records = load_manifest(out, check_files=True, root=data_root(out))
     assert [(r.path, r.label, r.split, r.num_frames) for r in records] == [
         ("v_GGSY1Qvo990.mp4", "activitynet", "val", _decoded_frames()["v_GGSY1Qvo990.mp4"])]
     # without the json files the shipped index gives the same counts (and the cache is used)

@@ -127,7 +127,8 @@ def reencode_dataset(manifest_path: str | Path, out_dir: str | Path,
     frame counts. Files already re-encoded (newer than their source) are reused. Videos that
     fail are reported together in one VideoError after all others are done.
     """
-    from vcop_lab.prepare import data_root, worker_pool
+    from vcop_lab.data.manifest import data_root
+    from vcop_lab.prepare import worker_pool
 
     manifest_path = Path(manifest_path)
     records = load_manifest(manifest_path)

@@ -3,14 +3,25 @@
 Two styles of small H.264 videos whose action classes are carried by motion only:
 
 - ``main`` stands in for UCF101: 14 classes on dark, mostly low-contrast backgrounds, with
-  time-reversed class pairs (rise / fall, grow / shrink, ...), strongly ordered motion (drop,
-  toss, speed_up, slow_down) and periodic motion whose clip order is ambiguous (oscillate,
-  orbit).
+  time-reversed class pairs (rise / fall, grow / shrink, ...), strongly ordered motion and
+  periodic motion whose clip order is ambiguous (oscillate, orbit). Every one-way motion
+  speeds up and its reversal slows down: rise (up, speeding up) / fall (down, slowing),
+  drop (down, as under gravity) / toss (up, slowing), slide_right (speeding up) /
+  slide_left (slowing), speed_up / slow_down (diagonal), rotate_cw (spinning up) /
+  rotate_ccw (spinning down), grow / shrink (geometric).
 - ``second`` stands in for HMDB51 in cross-dataset experiments: other shapes, colours and
   textured light backgrounds, 1-3 distractors, and classes partly shared with ``main``.
 
 Colour, shape, size, background and start position are drawn independently of the class, so
-only the motion tells the classes apart. Every object carries a small contrasting dot off its
+only the motion tells the classes apart. The scene is lit from the top-left corner (the same
+for every video), so an object's shading tells where it is, as scene layout does in real
+video.
+
+Why speeds change (version 3): with constant speeds, the only cue to the order of clips was
+the object's absolute position, which a globally pooled 3D CNN feature barely keeps; small
+networks on a CPU stayed at chance for hundreds of steps. Speeding-up / slowing-down motion
+makes each clip's own motion differ, while a single frame still cannot tell a class from its
+time reversal. Every object carries a small contrasting dot off its
 centre, so rotation is visible whatever the shape. Nuisances (a distractor object, a slow
 camera drift, pixel noise) are independent of the class too.
 
@@ -50,7 +61,7 @@ except ImportError:  # Windows: no locking
     fcntl = None
 
 # Bump whenever rendering changes, so that ensure_synthetic regenerates old data.
-SYNTH_VERSION = 2
+SYNTH_VERSION = 4
 STYLES = ("main", "second")
 GROUND_TRUTH_NAME = "ground_truth.jsonl"
 INFO_NAME = "synth_info.json"
@@ -358,7 +369,7 @@ def _accelerating(rng, T: int, distance: float) -> np.ndarray:
     """Displacement 0..distance with speed rising linearly from about a third of its maximum."""
     t = np.arange(T, dtype=np.float64)
     tau = max(T - 1, 1)
-    ratio = rng.uniform(0.25, 0.45)  # start speed / end speed: visible motion in every clip
+    ratio = rng.uniform(0.1, 0.3)  # start speed / end speed: still visible in the first clip
     v1 = 2 * distance / (tau * (1 + ratio))
     v0 = ratio * v1
     return v0 * t + 0.5 * (v1 - v0) / tau * t**2
@@ -380,14 +391,13 @@ def _motion(label: str, rng: np.random.Generator, T: int, region: tuple, shift: 
     full = np.full(T, size)
     angle = np.full(T, rng.uniform(0, 360))
     box = _Box(region, size, shift)
-    if label in ("rise", "slide_right", "drop", "speed_up"):
-        vertical = label in ("rise", "drop")
+    if label in ("rise", "slide_right", "drop"):
+        # Every one-way motion speeds up (its reversal slows down), so each clip of a tuple
+        # moves at a visibly different speed: the clip order shows in the motion itself.
+        vertical = label != "slide_right"
         span = box.h if vertical else box.w
         distance = rng.uniform(0.65, 1.0) * span
-        if label in ("rise", "slide_right"):
-            along = distance * u
-        else:
-            along = _accelerating(rng, T, distance)
+        along = _accelerating(rng, T, distance)
         if vertical:  # rise goes up; drop falls down
             x0 = rng.uniform(box.x0, box.x1)
             sign = -1.0 if label == "rise" else 1.0
@@ -395,12 +405,19 @@ def _motion(label: str, rng: np.random.Generator, T: int, region: tuple, shift: 
                 rng.uniform(box.y0, box.y0 + box.h - distance)
             return _Motion(np.full(T, x0), start + sign * along, full, angle,
                            "up" if sign < 0 else "down")
-        sign = 1.0 if label == "slide_right" else float(rng.choice([-1.0, 1.0]))
         y0 = rng.uniform(box.y0, box.y1)
-        start = rng.uniform(box.x0, box.x0 + box.w - distance) if sign > 0 else \
-            rng.uniform(box.x1 - (box.w - distance), box.x1)
-        return _Motion(start + sign * along, np.full(T, y0), full, angle,
-                       "right" if sign > 0 else "left")
+        start = rng.uniform(box.x0, box.x0 + box.w - distance)
+        return _Motion(start + along, np.full(T, y0), full, angle, "right")
+    if label == "speed_up":  # diagonal, in one of the four diagonal directions
+        distance = rng.uniform(0.65, 1.0) * min(box.w, box.h)
+        along = _accelerating(rng, T, distance) / math.sqrt(2)
+        sx, sy = float(rng.choice([-1.0, 1.0])), float(rng.choice([-1.0, 1.0]))
+        reach = distance / math.sqrt(2)
+        x0 = rng.uniform(box.x0, box.x1 - reach) if sx > 0 else rng.uniform(box.x0 + reach, box.x1)
+        y0 = rng.uniform(box.y0, box.y1 - reach) if sy > 0 else rng.uniform(box.y0 + reach, box.y1)
+        words = {(1.0, 1.0): "down-right", (1.0, -1.0): "up-right", (-1.0, 1.0): "down-left",
+                 (-1.0, -1.0): "up-left"}
+        return _Motion(x0 + sx * along, y0 + sy * along, full, angle, words[(sx, sy)])
     if label == "grow":
         k = rng.uniform(2.2, 3.2)  # geometric around the base size: grow/shrink share sizes
         sizes = size * k ** (u - 0.5)
@@ -408,10 +425,10 @@ def _motion(label: str, rng: np.random.Generator, T: int, region: tuple, shift: 
         return _Motion(np.full(T, x0), np.full(T, y0), sizes, angle, "none", "grow")
     if label in ("rotate_cw", "spin"):
         x0, y0 = box.point(rng)
-        if label == "rotate_cw":
-            omega = rng.uniform(4.0, 8.0)
-        else:
-            omega = rng.uniform(15.0, 25.0) * rng.choice([-1.0, 1.0])
+        if label == "rotate_cw":  # spins up: the angle turned per frame grows
+            turned = _accelerating(rng, T, rng.uniform(5.0, 9.0) * (T - 1))
+            return _Motion(np.full(T, x0), np.full(T, y0), full, angle + turned, "clockwise")
+        omega = rng.uniform(15.0, 25.0) * rng.choice([-1.0, 1.0])
         return _Motion(np.full(T, x0), np.full(T, y0), full, angle + omega * t,
                        "clockwise" if omega > 0 else "counterclockwise")
     if label == "oscillate":
@@ -492,6 +509,8 @@ def _bounce(rng, T: int, box: _Box, size: np.ndarray, angle: np.ndarray) -> _Mot
 
 
 _REVERSED_WORDS = {"up": "down", "down": "up", "left": "right", "right": "left",
+                   "up-right": "down-left", "down-left": "up-right",
+                   "up-left": "down-right", "down-right": "up-left",
                    "clockwise": "counterclockwise", "counterclockwise": "clockwise",
                    "grow": "shrink", "shrink": "grow"}
 
@@ -522,6 +541,20 @@ def _noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np
     else:  # very large videos wrap around the bank
         cut = _NOISE_BANK[(start + np.arange(n)) % _NOISE_BANK.size]
     return (cut * np.float32(sigma) + np.float32(0.5)).reshape(shape)
+
+
+LAMP_FALLOFF = 0.55  # brightness lost from the lit corner to the far one
+
+
+def _lamp(height: int, width: int) -> np.ndarray:
+    """The scene is lit by a lamp at the top-left corner: brightness falls off linearly with
+    the distance from it. This is the synthetic stand-in for the scene layout of real video
+    (sky above, ground below): it lets a network tell *where* an object is from its local
+    appearance, which clip order needs, while a single frame still cannot tell which way the
+    object moves. It is the same for every class and video."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    d = np.hypot(xx, yy)
+    return (1.0 - LAMP_FALLOFF * d / d.max()).astype(np.float32)
 
 
 def _region(cfg: SynthConfig) -> tuple[float, float, float, float]:
@@ -592,6 +625,7 @@ def render_video(label: str, style: str, rng: np.random.Generator, cfg: SynthCon
         obj["traj"] = np.stack([x + drift[0] * t, y + drift[1] * t, s, a], axis=1)
     for obj in objects[::-1]:  # the actor is drawn last, on top
         _draw_object(frames, obj)
+    frames *= _lamp(H, W)[None, :, :, None]
     noise = _noise(rng, (T, H, W), sigma)
     for c in range(3):
         frames[..., c] += noise
@@ -611,7 +645,7 @@ def _ground_truth(label, style, cfg, background, drift, sigma, objects, m: _Moti
     return {
         "label": label, "label_index": CLASSES[style].index(label), "style": style,
         "num_frames": cfg.frames, "fps": cfg.fps, "width": cfg.width, "height": cfg.height,
-        "background": background,
+        "background": background, "lighting": {"lamp": "top-left", "falloff": LAMP_FALLOFF},
         "camera_drift": [round(float(v), 4) for v in drift],
         "noise_sigma": round(float(sigma), 3),
         "objects": [{

@@ -12,28 +12,34 @@ How a read stays exact while it seeks:
   the ground truth. While doing so it records the video's *frame index*: the timestamp
   (pts) of every frame it decodes, a CRC-32 of the frame's decoded pixels (before any
   conversion), and the timestamp and file position of every keyframe packet. The index
-  grows with each such read and knows the frame count once a read reaches the end. It is
-  kept in memory per process (least recently used first out), keyed by the path, size and
-  modification time of the file; a DataLoader worker builds its own.
+  grows with each such read and knows the frame count once a read reaches the end (a probe
+  indexes the whole video). It is kept in memory per process (least recently used first
+  out), keyed by the path, size and modification time of the file; DataLoader workers
+  inherit what the main process had indexed when they started, and index the rest
+  themselves.
 * A later read whose frames all lie in the indexed part seeks to the last keyframe at or
-  before its first frame and decodes forward from there. A frame that comes out of the
-  decoder is identified by its pts, which works only where every indexed frame has a pts
-  and no two share one (otherwise that video is always read from the start), and a
-  requested frame is kept only if its pixels have the CRC recorded for that index. When a
-  requested frame does not come out or does not match (leading B-frames of an open GOP, a
-  decoder that numbers frames differently after a seek, a seek that lands elsewhere), that
-  keyframe is never used again for this video and the read is redone from the start. So
-  every frame returned is, up to a CRC collision among frames with the same timestamp, the
-  frame that the decode from the start gives at that index.
-* decord's random access (``get_batch``) sorts packet timestamps, which goes wrong on the
-  B-frame MPEG-4 Part 2 AVIs of UCF101 and HMDB51: it returned frame 4 for frame 24 of an
-  HMDB51 clip, and ``skip_frames`` returned frame 68 for frame 73 of another; its header
-  count is one too high on HMDB51. decord is therefore used for random access only on a
-  video where its frame table provably is the decode order: the index is complete (one
-  PyAV decode of the whole video, once per process), the decoded timestamps increase
-  strictly, decord counts exactly the decoded frames, and decord's timestamp of every frame
-  is the decoded one (closer than half the smallest frame spacing). Elsewhere decord is
-  driven by ``next()`` from the start, which matches a plain PyAV decode frame for frame.
+  before its first frame (or, if that is the first frame of the file, opens it afresh) and
+  decodes forward from there, skipping the non-reference frames (B-frames, which no other
+  frame is decoded from) of packets whose frame it does not need. A frame that comes out is
+  identified by its pts, which works only where every indexed frame has a pts and no two
+  share one (otherwise that video is always read from the start), and a requested frame is
+  kept only if its pixels have the CRC recorded for that index. When a requested frame does
+  not come out or does not match (leading B-frames of an open GOP, a decoder that numbers
+  frames differently after a seek, a seek that lands elsewhere, a packet whose timestamp is
+  not its frame's), the read is redone from the start and the cause is not tried again for
+  this video: first the skipping, then that keyframe. So every frame returned is, up to a
+  CRC collision between two frames with the same timestamp, the frame that the decode from
+  the start gives at that index.
+* decord reads the same way with its own decoder: ``next()`` from the start is the ground
+  truth and records a CRC of every RGB frame (per output size), and random access
+  (``get_batch``) is used only within the indexed part and kept only if every frame it
+  returns has the recorded CRC; at the first mismatch the video is read with ``next()``
+  from then on. This is needed: ``get_batch`` sorts packet timestamps, and returned frame 4
+  for frame 24 of a B-frame HMDB51 AVI; ``skip_frames`` returned frame 68 for frame 73 of
+  another; on an open-GOP H.264 MP4 frames after a keyframe come out damaged; decord's
+  header count is one too high on HMDB51. (decord's FFmpeg is not PyAV's: on some XviD
+  frames the two differ by one grey level in a few pixels, so each backend is checked
+  against itself.)
 
 Frames are converted to RGB (and resized) by FFmpeg's scaler in one thread, with a scaler
 kept per thread so that its set-up is not paid for every frame. Frame counts always come
@@ -288,9 +294,10 @@ def _index_for(path: Path, stat: os.stat_result, kind: tuple = ("pyav",)) -> Any
             _INDEXES.move_to_end(key)
             return index
         index = _INDEXES[key] = _FrameIndex() if kind[0] == "pyav" else _DecordIndex()
-        total = sum(len(i.crc) for i in _INDEXES.values())
-        while total > _INDEX_MAX_FRAMES and len(_INDEXES) > 1:
-            total -= len(_INDEXES.popitem(last=False)[1].crc)
+        if len(_INDEXES) % 64 == 0:  # indexes grow after they are made: count now and then
+            total = sum(len(i.crc) for i in _INDEXES.values())
+            while total > _INDEX_MAX_FRAMES and len(_INDEXES) > 1:
+                total -= len(_INDEXES.popitem(last=False)[1].crc)
         return index
 
 
@@ -474,10 +481,12 @@ class VideoReader:
     Dataset constructor shared across forked workers. A reader that finds itself in another
     process than the one that opened it, or that is pickled, opens the file again.
 
-    A request either continues decoding forward from where the last one stopped, seeks to a
-    keyframe (only within the part of the video already indexed, see the module docstring),
-    or starts again from the beginning, whichever decodes the fewest frames; requests in
-    increasing order thus cost at most one pass over the video.
+    With PyAV a request either continues decoding forward from where the last one stopped,
+    seeks to a keyframe (only within the part of the video already indexed, see the module
+    docstring), or starts again from the beginning, whichever decodes the fewest frames;
+    requests in increasing order thus cost at most one pass over the video. With decord a
+    request within the indexed part uses decord's random access (verified), any other goes
+    on with ``next()``.
 
     Args:
         path: the video file.
