@@ -14,8 +14,9 @@ of the process's peak resident set (``ru_maxrss``) from just before the model is
 
 Part 2, data path vs compute (teaching profile, synthetic set, r3d): the training loop of
 :func:`vcop_lab.train.fit` (``OrderTupleDataset`` -> ``make_loader`` with 2 workers ->
-``order_step`` -> backward -> SGD) against forward + backward + step alone on the same
-batches held in memory. Ratio target: <= 2 (the data path must not be the bottleneck).
+``order_step`` -> backward -> SGD, workers starting cold as at the start of training)
+against forward + backward + step alone on as many batches held in memory, timed before and
+after the loop. Ratio target: <= 2 (the data path must not be the bottleneck).
 
 Examples::
 
@@ -148,39 +149,53 @@ def data_vs_compute(args) -> dict:
         loss.backward()
         opt.step()
 
-    sampler = EpochSampler(len(dataset), seed=0)
-    loader = make_loader(dataset, batch_size, sampler, args.data_workers, device,
-                         drop_last=True)
-    total = args.batches + args.skip
-    kept, loop_times, epoch = [], [], 0
-    t_prev = time.perf_counter()
-    while len(loop_times) < total:
-        sampler.set_epoch(epoch)
-        if epoch > 0 and not loop_times:
-            raise SystemExit("no full batch: use more videos")
-        for batch in loader:
-            train_step(batch)
-            now = time.perf_counter()
-            loop_times.append(now - t_prev)
-            t_prev = now
-            kept.append(batch)
-            if len(loop_times) == total:
-                break
-        epoch += 1
-    del loader
-    compute_times = []
-    for batch in kept[args.skip:]:
+    def batches(epoch: int, count: int, skip: int = 0):
+        """``count`` batches from a fresh loader (its workers start with empty caches, as at
+        the start of training), each yielded with the seconds since the previous one."""
+        sampler = EpochSampler(len(dataset), seed=0)
+        loader = make_loader(dataset, batch_size, sampler, args.data_workers, device,
+                             drop_last=True)
+        done, t_prev = 0, time.perf_counter()
+        while done < count + skip:
+            sampler.set_epoch(epoch)
+            got = 0
+            for batch in loader:
+                got += 1
+                yield (done >= skip), batch, t_prev
+                t_prev = time.perf_counter()
+                done += 1
+                if done == count + skip:
+                    break
+            if not got:
+                raise SystemExit("no full batch: use more videos")
+            epoch += 1
+
+    def compute_alone(held) -> float:
         t0 = time.perf_counter()
+        for batch in held:
+            train_step(batch)
+        return time.perf_counter() - t0
+
+    # The same number of batches (other tuples) held in memory, for compute alone, timed
+    # before and after the training loop so that a change of load in between averages out.
+    held = [batch for _, batch, _ in batches(1000, args.batches)]
+    before = compute_alone(held)
+    loop = 0.0
+    for timed, batch, t_prev in batches(0, args.batches, args.skip):
         train_step(batch)
-        compute_times.append(time.perf_counter() - t0)
-    loop = sum(loop_times[args.skip:])
-    compute = sum(compute_times)
+        if timed:  # the wait for the batch plus its step, as inside fit()
+            loop += time.perf_counter() - t_prev
+    after = compute_alone(held)
+    compute = (before + after) / 2
     return {"profile": "teaching", "arch": P.arch, "width": P.width, "setting": P.setting,
             "batch": batch_size, "workers": args.data_workers, "videos": len(records),
             "batches_timed": args.batches, "batches_skipped": args.skip,
             "loop_s_per_batch": loop / args.batches,
-            "compute_s_per_batch": compute / args.batches, "ratio": loop / compute,
-            "target_ratio": 2.0, "threads": torch.get_num_threads()}
+            "compute_s_per_batch": compute / args.batches,
+            "compute_before_after_s": [before, after], "ratio": loop / compute,
+            "target_ratio": 2.0, "threads": torch.get_num_threads(),
+            "note": "loop = DataLoader (workers start cold) + step, as in fit(); "
+                    "compute = the same steps on batches held in memory"}
 
 
 COLUMNS = [("size", "size", "{}"), ("arch", "arch", "{}"), ("precision", "precision", "{}"),

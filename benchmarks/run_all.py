@@ -29,6 +29,7 @@ SCRIPTS = [
     ("bench_train_step.py", "train_step.json", ("quick", "limit", "synthetic")),
     ("bench_end_to_end.py", "end_to_end.json", ("quick", "limit")),
     ("bench_retrieval.py", "retrieval.json", ()),  # its default run is the quick one
+    ("bench_reencode.py", "reencode.json", ()),
 ]
 
 

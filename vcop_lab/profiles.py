@@ -64,7 +64,7 @@ TEACHING = Profile(
     name="teaching", synth_preset="teaching", arch="r3d", width=0.25, setting="8-4-3",
     resize=(64, 86), crop=56, crop_per="tuple", batch_size=16, lr=1e-2, momentum=0.9,
     weight_decay=5e-4, epochs=30, max_minutes=8.0, n_val=0.1, num_workers=2, eval_clips=10,
-    ft_epochs=20, ft_batch_size=16, ft_lr=1e-2, ft_max_minutes=4.0, qa_clips=20,
+    ft_epochs=20, ft_batch_size=16, ft_lr=1e-2, ft_max_minutes=2.0, qa_clips=20,
     qa_epochs=30, qa_hidden=128, sample_epochs=3,
 )
 

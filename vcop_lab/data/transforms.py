@@ -34,4 +34,5 @@ def crop_box(height: int, width: int, crop: int, rng: np.random.Generator | None
 def to_clip_tensor(frames: torch.Tensor, top: int, left: int, crop: int) -> torch.Tensor:
     """Crop uint8 frames (T, H, W, 3) and return a float clip (3, T, crop, crop) in [0, 1]."""
     clip = frames[:, top:top + crop, left:left + crop, :]
-    return clip.permute(3, 0, 1, 2).float().div_(255.0)
+    # contiguous uint8 first: converting a strided view to float is several times slower
+    return clip.permute(3, 0, 1, 2).contiguous().float().div_(255.0)

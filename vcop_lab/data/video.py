@@ -271,11 +271,10 @@ class _FrameIndex:
 class _DecordIndex:
     """What reading one video with decord's ``next()`` from its start has shown, at one size."""
 
-    __slots__ = ("crc", "count", "random_ok")
+    __slots__ = ("crc", "random_ok")
 
     def __init__(self) -> None:
         self.crc = array("I")  # CRC-32 of decord's RGB frame i
-        self.count: int | None = None  # frames decord's next() gives, once a read got there
         self.random_ok = True  # get_batch gave the frames that next() gives
 
 
@@ -736,11 +735,7 @@ class VideoReader:
         reader, todo = self._handle, set(needed)
         out: dict[int, np.ndarray] = {}
         while todo:
-            try:
-                frame = reader.next()
-            except StopIteration:
-                index.count = self._pos
-                raise
+            frame = reader.next()  # StopIteration past the end: a range error upstream
             position = self._pos
             self._pos += 1
             if position == len(index.crc) or position in todo:
