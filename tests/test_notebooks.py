@@ -70,6 +70,7 @@ def test_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
     assert result["ok"] is False
     bad_status = result["notebooks"]["00_bad.ipynb"]
     assert bad_status["ok"] is False and bad_status["error"] == "ValueError"
-    assert bad_status["failed_cell"] == 3 and "broken on purpose" in bad_status["message"]
+    # counted as in the executed notebook, where papermill inserts the injected parameters
+    assert bad_status["failed_cell"] == 4 and "broken on purpose" in bad_status["message"]
     assert result["notebooks"]["01_good.ipynb"]["ok"] is True
     assert (tmp_path / "out" / "00_bad.ipynb").exists()
