@@ -5,10 +5,11 @@ Two styles of small H.264 videos whose action classes are carried by motion only
 - ``main`` stands in for UCF101: 14 classes on dark, mostly low-contrast backgrounds, with
   time-reversed class pairs (rise / fall, grow / shrink, ...), strongly ordered motion and
   periodic motion whose clip order is ambiguous (oscillate, orbit). Every one-way motion
-  speeds up and its reversal slows down: rise (up, speeding up) / fall (down, slowing),
-  drop (down, as under gravity) / toss (up, slowing), slide_right (speeding up) /
-  slide_left (slowing), speed_up / slow_down (diagonal), rotate_cw (spinning up) /
-  rotate_ccw (spinning down), grow / shrink (geometric).
+  speeds up and its reversal slows down, each class in its own direction: rise (up) /
+  fall (down, slowing), slide_right / slide_left (left, slowing), drop (down-right, as a
+  ball rolling off a table) / toss (up-left, slowing), speed_up (up-right) / slow_down
+  (down-left, slowing), rotate_cw (spinning up) / rotate_ccw (spinning down), grow / shrink
+  (geometric).
 - ``second`` stands in for HMDB51 in cross-dataset experiments: other shapes, colours and
   textured light backgrounds, 1-3 distractors, and classes partly shared with ``main``.
 
@@ -17,13 +18,16 @@ only the motion tells the classes apart. The scene is lit from the top-left corn
 for every video), so an object's shading tells where it is, as scene layout does in real
 video.
 
-Why speeds change (version 3): with constant speeds, the only cue to the order of clips was
+Why speeds change (versions 4 and 5): with constant speeds, the only cue to the order of clips was
 the object's absolute position, which a globally pooled 3D CNN feature barely keeps; small
 networks on a CPU stayed at chance for hundreds of steps. Speeding-up / slowing-down motion
 makes each clip's own motion differ, while a single frame still cannot tell a class from its
-time reversal. Every object carries a small contrasting dot off its
-centre, so rotation is visible whatever the shape. Nuisances (a distractor object, a slow
-camera drift, pixel noise) are independent of the class too.
+time reversal. No two one-way classes share a direction of travel: if one class sped up and
+another slowed down along the same direction, the clips' speeds could not tell their order.
+
+Every object carries a small contrasting dot off its centre, so rotation is visible whatever
+the shape. Nuisances (a distractor object, a slow camera drift, pixel noise) are independent
+of the class too.
 
 Beside the videos, ``ground_truth.jsonl`` keeps one JSON object per video (keyed by the
 manifest's relative ``path``) with the objects, their per-frame trajectories and the events,
@@ -61,7 +65,7 @@ except ImportError:  # Windows: no locking
     fcntl = None
 
 # Bump whenever rendering changes, so that ensure_synthetic regenerates old data.
-SYNTH_VERSION = 4
+SYNTH_VERSION = 5
 STYLES = ("main", "second")
 GROUND_TRUTH_NAME = "ground_truth.jsonl"
 INFO_NAME = "synth_info.json"
@@ -381,6 +385,11 @@ def _turns(pos: np.ndarray) -> list[int]:
     return [t for t in range(1, len(v)) if v[t] != 0 and v[t - 1] != 0 and v[t] != v[t - 1]]
 
 
+# one-way classes: (direction of travel (x right, y down), its word); all speed up
+_ONE_WAY = {"rise": ((0, -1), "up"), "slide_right": ((1, 0), "right"),
+            "drop": ((1, 1), "down-right"), "speed_up": ((1, -1), "up-right")}
+
+
 def _motion(label: str, rng: np.random.Generator, T: int, region: tuple, shift: np.ndarray,
             size: float, scale: float) -> _Motion:
     """Sample the actor's trajectory for a class (the reverse class of a pair is time-reversed)."""
@@ -391,33 +400,20 @@ def _motion(label: str, rng: np.random.Generator, T: int, region: tuple, shift: 
     full = np.full(T, size)
     angle = np.full(T, rng.uniform(0, 360))
     box = _Box(region, size, shift)
-    if label in ("rise", "slide_right", "drop"):
-        # Every one-way motion speeds up (its reversal slows down), so each clip of a tuple
-        # moves at a visibly different speed: the clip order shows in the motion itself.
-        vertical = label != "slide_right"
-        span = box.h if vertical else box.w
-        distance = rng.uniform(0.65, 1.0) * span
+    if label in _ONE_WAY:
+        # Every one-way motion speeds up along its own direction (its time reversal slows
+        # down the opposite way), and no two classes share a direction: so the speed of
+        # each clip tells its place in time, while a single frame cannot.
+        (ux, uy), word = _ONE_WAY[label]
+        norm = math.hypot(ux, uy)
+        ux, uy = ux / norm, uy / norm
+        reach = min(box.w / abs(ux) if ux else math.inf, box.h / abs(uy) if uy else math.inf)
+        distance = rng.uniform(0.65, 1.0) * reach
         along = _accelerating(rng, T, distance)
-        if vertical:  # rise goes up; drop falls down
-            x0 = rng.uniform(box.x0, box.x1)
-            sign = -1.0 if label == "rise" else 1.0
-            start = rng.uniform(box.y1 - (box.h - distance), box.y1) if sign < 0 else \
-                rng.uniform(box.y0, box.y0 + box.h - distance)
-            return _Motion(np.full(T, x0), start + sign * along, full, angle,
-                           "up" if sign < 0 else "down")
-        y0 = rng.uniform(box.y0, box.y1)
-        start = rng.uniform(box.x0, box.x0 + box.w - distance)
-        return _Motion(start + along, np.full(T, y0), full, angle, "right")
-    if label == "speed_up":  # diagonal, in one of the four diagonal directions
-        distance = rng.uniform(0.65, 1.0) * min(box.w, box.h)
-        along = _accelerating(rng, T, distance) / math.sqrt(2)
-        sx, sy = float(rng.choice([-1.0, 1.0])), float(rng.choice([-1.0, 1.0]))
-        reach = distance / math.sqrt(2)
-        x0 = rng.uniform(box.x0, box.x1 - reach) if sx > 0 else rng.uniform(box.x0 + reach, box.x1)
-        y0 = rng.uniform(box.y0, box.y1 - reach) if sy > 0 else rng.uniform(box.y0 + reach, box.y1)
-        words = {(1.0, 1.0): "down-right", (1.0, -1.0): "up-right", (-1.0, 1.0): "down-left",
-                 (-1.0, -1.0): "up-left"}
-        return _Motion(x0 + sx * along, y0 + sy * along, full, angle, words[(sx, sy)])
+        dx, dy = ux * distance, uy * distance
+        x0 = rng.uniform(box.x0, box.x1 - dx) if dx >= 0 else rng.uniform(box.x0 - dx, box.x1)
+        y0 = rng.uniform(box.y0, box.y1 - dy) if dy >= 0 else rng.uniform(box.y0 - dy, box.y1)
+        return _Motion(x0 + ux * along, y0 + uy * along, full, angle, word)
     if label == "grow":
         k = rng.uniform(2.2, 3.2)  # geometric around the base size: grow/shrink share sizes
         sizes = size * k ** (u - 0.5)
