@@ -45,8 +45,8 @@ from vcop_lab.data.sampling import parse_setting
 from vcop_lab.errors import CheckpointError, SettingsError
 from vcop_lab.models import STAGES, build_backbone, freeze_through
 from vcop_lab.profiles import get_profile
-from vcop_lab.runtime import pick_device, seed_everything
-from vcop_lab.train import FitConfig, fit, make_loader
+from vcop_lab.runtime import seed_everything
+from vcop_lab.train import FitConfig, fit, load_best, make_loader
 
 RANDOM = "random"
 FREEZE_CHOICES = ("none",) + STAGES
@@ -272,9 +272,7 @@ def finetune(data: str | Path, out: str | Path, checkpoint: str | Path = RANDOM,
     result = fit(model, train_set, val_set, action_step, evaluate_action, cfg)
     if not distributed.is_main():
         return {}
-    dev = pick_device(device) if result["world_size"] == 1 else torch.device(result["device"])
-    model.load_state_dict(load_checkpoint(out / "best.pt")["model"])
-    model.to(dev)
+    dev = load_best(model, out, result, device)
     loader = make_loader(test_set, prof.ft_batch_size, EpochSampler(len(test_set), shuffle=False),
                          cfg.num_workers, dev)
     scores = clip_logits(model, loader, dev, progress)

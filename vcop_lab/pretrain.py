@@ -31,8 +31,8 @@ from vcop_lab.data.sampling import parse_setting, permutations_for
 from vcop_lab.errors import CheckpointError, SettingsError
 from vcop_lab.models import VCOPN, build_backbone
 from vcop_lab.profiles import get_profile
-from vcop_lab.runtime import pick_device, seed_everything
-from vcop_lab.train import FitConfig, fit, make_loader
+from vcop_lab.runtime import seed_everything
+from vcop_lab.train import FitConfig, fit, load_best, make_loader
 
 
 def build_order_model(arch: str, width: float, tl: int, dropout: float = 0.5) -> VCOPN:
@@ -172,10 +172,7 @@ def pretrain(data: str | Path, out: str | Path, profile="teaching", arch: str | 
     result = fit(model, train_set, val_set, order_step, evaluate_order, cfg)
     if not distributed.is_main():
         return {}
-    dev = pick_device(device) if result["world_size"] == 1 else torch.device(result["device"])
-    best = load_checkpoint(out / "best.pt")
-    model.load_state_dict(best["model"])
-    model.to(dev)
+    dev = load_best(model, out, result, device)
     loader = make_loader(test_set, prof.batch_size, EpochSampler(len(test_set), shuffle=False),
                          cfg.num_workers, dev)
     report = order_report(order_scores(model, loader, dev, progress), test_set.records, names)

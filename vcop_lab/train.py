@@ -161,5 +161,15 @@ def fit(model: torch.nn.Module, train_set, val_set, step, evaluate, cfg: FitConf
             "amp": amp, "world_size": world, "config": _plain(asdict(cfg))}
 
 
+def load_best(model: torch.nn.Module, out_dir: Path, result: dict,
+              device: str | None = None) -> torch.device:
+    """Load ``out_dir/best.pt`` into ``model`` and move it to the device :func:`fit` used
+    (or the best available one after a single-process run); returns that device."""
+    dev = pick_device(device) if result["world_size"] == 1 else torch.device(result["device"])
+    model.load_state_dict(load_checkpoint(Path(out_dir) / "best.pt")["model"])
+    model.to(dev)
+    return dev
+
+
 def _plain(d: dict) -> dict:
     return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
