@@ -89,3 +89,15 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="bad.pt"):
         load_checkpoint(bad)
+
+
+def test_optimizer_choice():
+    from vcop_lab.errors import SettingsError
+    from vcop_lab.train import FitConfig, make_optimizer
+
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert isinstance(make_optimizer(params, FitConfig("x", 1, 1)), torch.optim.SGD)
+    adam = make_optimizer(params, FitConfig("x", 1, 1, optimizer="adam", lr=3e-4))
+    assert isinstance(adam, torch.optim.AdamW) and adam.defaults["lr"] == 3e-4
+    with pytest.raises(SettingsError, match="sgd"):
+        make_optimizer(params, FitConfig("x", 1, 1, optimizer="rmsprop"))

@@ -70,9 +70,11 @@ table.pivot_table(index="label", columns="split", values="path", aggfunc="count"
 ## The synthetic set: motion is the only cue
 
 Colour, shape, size, background and start position are drawn independently of the class, so
-a single frame cannot tell the class. Some classes are each other's **time reversal**
-(rise / fall, grow / shrink): only the direction of time separates them, which is exactly
-what clip order prediction has to learn. Periodic classes (oscillate, orbit) have a
+a single frame cannot tell the class. Most one-way motions speed up, as things that fall, set
+off or spin up do, so the speed of a clip tells its place in time. Two classes are the exact
+**time reversal** of another (rise is fall played backwards, rotate_ccw is rotate_cw
+backwards): they slow down, and only the direction of motion separates them from their
+partner, which a single frame cannot show. Periodic classes (oscillate, orbit) have a
 genuinely ambiguous clip order.
 '''),
     code('''
@@ -340,8 +342,11 @@ print(f"{ARCH} {metrics['setting']}: test order accuracy {100 * metrics['test_or
     md("""
 ## Per class, ranked
 
-Strongly ordered motion (falling, accelerating, growing) should be easy; periodic motion
-(oscillate, orbit) has a genuinely ambiguous clip order and should sit near chance.
+Motion that speeds up (falling, sliding, growing) should be easy; periodic motion
+(oscillate, orbit) has a genuinely ambiguous clip order and should sit near chance. The
+slowing-down reversals (rise, rotate_ccw) are the hard cases: a network that learnt only
+"faster is later" gets them exactly wrong, and needs the direction of motion to get them
+right.
 """),
     code("""
 viz.per_class_bar(metrics["per_class_order_acc"], chance=metrics["chance"],
@@ -374,8 +379,8 @@ pd.Series(sample["dropped_per_class"], name="easy videos dropped").to_frame().T
 ## Clips against single frames
 
 The same order task with `cl=1` (single frames at the clips' first frames, as frame-order
-methods do) cannot see the direction of motion: for a class and its time reversal (rise and
-fall) a set of frames is ordered one way or the other with equal right. Clips carry the
+methods do) cannot see the direction of motion: for a class and its time reversal (fall and
+rise) a set of frames is ordered one way or the other with equal right. Clips carry the
 direction.
 """),
     code("""

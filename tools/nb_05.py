@@ -190,9 +190,9 @@ viz.freeze_sweep(sweep_acc, baseline=baseline, baseline_label="random init, full
 ## Where the best network still errs
 
 The video-level confusion matrix of the best main-style run (rows: true class, columns:
-prediction, each row normalised). Time-reversed classes (rise / fall, grow / shrink) can only
-be told apart by the direction of motion: confusions between them say that the network has
-not learnt it.
+prediction, each row normalised). Time-reversed classes (fall / rise, rotate_cw /
+rotate_ccw) can only be told apart by the direction of motion: confusions between them say
+that the network has not learnt it.
 """),
         code("""
 candidates = [(m["test_video_acc"], arch, init, seed)

@@ -163,7 +163,8 @@ def pretrain(data: str | Path, out: str | Path, profile="teaching", arch: str | 
             else None, "crop": prof.crop, "resize": list(prof.resize)}
     out.mkdir(parents=True, exist_ok=True)
     cfg = FitConfig(out_dir=out, epochs=epochs or prof.epochs, batch_size=prof.batch_size,
-                    lr=prof.lr, momentum=prof.momentum, weight_decay=prof.weight_decay,
+                    optimizer=prof.optimizer, lr=prof.lr, momentum=prof.momentum,
+                    weight_decay=prof.weight_decay,
                     num_workers=prof.num_workers if num_workers is None else num_workers,
                     seed=seed, device=device,
                     max_minutes=max_minutes if max_minutes is not None else prof.max_minutes,
