@@ -103,12 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 00 01")
     p.add_argument("--device", default="auto")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="extra notebook parameter, e.g. --param REAL_CLIPS=/data/clips")
+                   help="notebook parameter, a Python literal or a string, e.g. "
+                   "--param \"ARCHS=['r3d']\" or --param REAL_CLIPS=/data/clips")
     return parser
 
 
 def _print_json(obj) -> None:
     print(json.dumps(obj, indent=1, default=str))
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    """NAME=VALUE with VALUE a Python literal (``['r3d']``, ``3``, ``None``) or else a string."""
+    import ast
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise VcopError(f"bad --param {text!r}", fix="write NAME=VALUE, e.g. ARCHS=['r3d']")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         return videoqa_cli(args)
     if args.command == "reproduce":
         from vcop_lab.reproduce import reproduce
-        extra = dict(p.split("=", 1) for p in args.param)
+        extra = dict(_parse_param(p) for p in args.param)
         result = reproduce(args.out, profile=args.profile, data_root=args.data_root,
                            only=args.only, device=args.device, parameters=extra)
         return 0 if result["ok"] else 1
