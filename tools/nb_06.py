@@ -55,7 +55,8 @@ from vcop_lab.runtime import pick_device
 
 profile = get_profile(PROFILE)
 device = str(pick_device(DEVICE))
-root = synthetic_dirs(PROFILE, DATA_ROOT)["main"]
+dirs = synthetic_dirs(PROFILE, DATA_ROOT)
+root, qa_data = dirs["main"], dirs["second"]  # networks trained on main, questions on second
 qa_root = Path(RUN_ROOT) / "videoqa"
 print(f"{profile.name} profile on {device}: {profile.qa_clips} clips per video, "
       f"E-SA with {profile.qa_hidden} hidden units, {profile.qa_epochs} epochs")
@@ -68,19 +69,22 @@ events), so questions can be asked whose answers are known. They follow Activity
 types, with the same codes: **Motion**, **Spatial relation**, **Temporal relation**, and the
 "**Free**" questions split by their answer (yes/no, colour, object, location, number, other).
 Test questions are about test videos; validation questions are carved from a tenth of the
-training videos.
+training videos. As the paper asks its questions on another dataset (ActivityNet) than the
+one its networks were trained on (UCF101), the questions here are about the **second**
+style, whose distractor objects also make spatial relations askable; the networks are
+trained on the main style.
 
 The **majority answer** per type (answer every colour question with the most frequent
 training colour, and so on) is the baseline: it reads nothing but the question type.
 """),
         code("""
-items = make_synthetic_qa(load_ground_truth(root), seed=SEED)
+items = make_synthetic_qa(load_ground_truth(qa_data), seed=SEED)
 splits = by_split(items)
 one = {TYPE_NAMES[i.type_code]: {"example question": i.question, "answer": i.answer}
        for i in reversed(splits["train"])}
 counts = pd.DataFrame({s: pd.Series([TYPE_NAMES[i.type_code] for i in q]).value_counts()
                        for s, q in splits.items()})
-pd.DataFrame(one).T.join(counts).loc[list(TYPE_NAMES.values())].fillna(0)
+pd.DataFrame(one).T.join(counts).reindex(list(TYPE_NAMES.values())).fillna(0)
 """),
         md("""
 ## The three feature sources
@@ -117,7 +121,7 @@ to its right, **All** is every test question. Accuracy is in percent; an empty c
 without test questions.
 """),
         code("""
-results = compare_feature_sources(root, qa_root / "synthetic", sources, arch=ARCH,
+results = compare_feature_sources(qa_data, qa_root / "synthetic", sources, arch=ARCH,
                                   profile=profile, seed=SEED, device=device)
 rows = table_vi(results)
 test_counts = results["random"]["counts"]["test"]
@@ -146,7 +150,8 @@ colour), and the predicted and true answers (green when right, red when wrong).
 """),
         code("""
 run = load_videoqa(qa_root / "synthetic" / "order-pretrained", device=device)
-for example in qa_examples(run["model"], run["items"], run["features"], root, n=3, seed=SEED):
+for example in qa_examples(run["model"], run["items"], run["features"], qa_data, n=3,
+                           seed=SEED):
     display(viz.attention_plot(**example))
 """),
         md("""
