@@ -20,8 +20,8 @@ python3 - "$out/pretrain_paper" <<'PY'
 import json, sys
 from pathlib import Path
 run = Path(sys.argv[1])
-hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else None
-print(json.dumps(json.loads((run / "metrics.json").read_text()), indent=1)[:3000])
-if hist:
-    print(json.dumps(hist, indent=1)[:3000])
+metrics = json.loads((run / "metrics.json").read_text())
+print({k: metrics[k] for k in ("clips_per_second", "train_minutes", "epochs_run", "amp")})
+for epoch in json.loads((run / "history.json").read_text()):
+    print(epoch)
 PY

@@ -97,7 +97,7 @@ def test_optimizer_choice():
 
     params = [torch.nn.Parameter(torch.zeros(3))]
     assert isinstance(make_optimizer(params, FitConfig("x", 1, 1)), torch.optim.SGD)
-    adam = make_optimizer(params, FitConfig("x", 1, 1, optimizer="adam", lr=3e-4))
+    adam = make_optimizer(params, FitConfig("x", 1, 1, optimizer="adamw", lr=3e-4))
     assert isinstance(adam, torch.optim.AdamW) and adam.defaults["lr"] == 3e-4
     with pytest.raises(SettingsError, match="sgd"):
         make_optimizer(params, FitConfig("x", 1, 1, optimizer="rmsprop"))

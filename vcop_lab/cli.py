@@ -7,6 +7,7 @@ and the command exits with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 from pathlib import Path
@@ -114,7 +115,6 @@ def _print_json(obj) -> None:
 
 def _parse_param(text: str) -> tuple[str, object]:
     """NAME=VALUE with VALUE a Python literal (``['r3d']``, ``3``, ``None``) or else a string."""
-    import ast
     name, sep, value = text.partition("=")
     if not sep or not name.isidentifier():
         raise VcopError(f"bad --param {text!r}", fix="write NAME=VALUE, e.g. ARCHS=['r3d']")

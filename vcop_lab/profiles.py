@@ -25,7 +25,7 @@ class Profile:
     crop: int                    # square crop fed to the network
     crop_per: str                # "clip" (reference code) or "tuple"
     batch_size: int              # tuples per step
-    optimizer: str              # pretraining optimiser: "sgd" (the paper's) or "adam"
+    optimizer: str               # pretraining optimiser: "sgd" (the paper's) or "adamw"
     lr: float
     momentum: float
     weight_decay: float
@@ -55,29 +55,26 @@ PAPER = Profile(
     name="paper", synth_preset="large", arch="r3d", width=1.0, setting="16-8-3",
     resize=(128, 171), crop=112, crop_per="clip", batch_size=8, optimizer="sgd", lr=1e-3,
     momentum=0.9, weight_decay=5e-4, epochs=300, max_minutes=None, n_val=800, num_workers=8,
-    eval_clips=10,
-    ft_epochs=150, ft_batch_size=8, ft_lr=1e-3, ft_max_minutes=None, qa_clips=20,
+    eval_clips=10, ft_epochs=150, ft_batch_size=8, ft_lr=1e-3, ft_max_minutes=None, qa_clips=20,
     qa_epochs=30, qa_hidden=300, sample_epochs=5,
 )
 
 # Scaled for a 2-core CPU: quarter width, 8-frame clips at 56x56 and shorter schedules. Order
-# pretraining uses Adam: with SGD (lr 1e-3 to 5e-2) a small network stays on the chance
-# plateau for far longer than a CPU budget of minutes; fine-tuning keeps SGD.
+# pretraining uses AdamW: with SGD (lr 1e-2 and 5e-2 tried) a small network stayed on the
+# chance plateau for far longer than a CPU budget of minutes; fine-tuning keeps SGD.
 TEACHING = Profile(
     name="teaching", synth_preset="teaching", arch="r3d", width=0.25, setting="8-4-3",
-    resize=(64, 86), crop=56, crop_per="tuple", batch_size=16, optimizer="adam", lr=1e-3,
+    resize=(64, 86), crop=56, crop_per="tuple", batch_size=16, optimizer="adamw", lr=1e-3,
     momentum=0.9, weight_decay=5e-4, epochs=40, max_minutes=9.0, n_val=0.1, num_workers=2,
-    eval_clips=10,
-    ft_epochs=20, ft_batch_size=16, ft_lr=1e-2, ft_max_minutes=2.0, qa_clips=20,
+    eval_clips=10, ft_epochs=20, ft_batch_size=16, ft_lr=1e-2, ft_max_minutes=2.0, qa_clips=20,
     qa_epochs=30, qa_hidden=128, sample_epochs=3,
 )
 
 SMOKE = Profile(
     name="smoke", synth_preset="smoke", arch="r3d", width=0.125, setting="4-2-3",
-    resize=(32, 43), crop=28, crop_per="tuple", batch_size=8, optimizer="adam", lr=1e-3,
+    resize=(32, 43), crop=28, crop_per="tuple", batch_size=8, optimizer="adamw", lr=1e-3,
     momentum=0.9, weight_decay=5e-4, epochs=2, max_minutes=1.0, n_val=0.2, num_workers=0,
-    eval_clips=4,
-    ft_epochs=2, ft_batch_size=8, ft_lr=1e-2, ft_max_minutes=1.0, qa_clips=8,
+    eval_clips=4, ft_epochs=2, ft_batch_size=8, ft_lr=1e-2, ft_max_minutes=1.0, qa_clips=8,
     qa_epochs=3, qa_hidden=32, sample_epochs=1,
 )
 

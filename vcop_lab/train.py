@@ -40,7 +40,7 @@ class FitConfig:
     epochs: int
     batch_size: int
     lr: float = 1e-3
-    optimizer: str = "sgd"           # "sgd" (the paper's) or "adam"
+    optimizer: str = "sgd"           # "sgd" (the paper's) or "adamw"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     num_workers: int = 0
@@ -60,9 +60,9 @@ def make_optimizer(params, cfg: FitConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                                weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adam":
+    if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise SettingsError(f"unknown optimizer {cfg.optimizer!r}", fix="use 'sgd' or 'adam'")
+    raise SettingsError(f"unknown optimizer {cfg.optimizer!r}", fix="use 'sgd' or 'adamw'")
 
 
 def make_loader(dataset, batch_size: int, sampler, num_workers: int, device: torch.device,
