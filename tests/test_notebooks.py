@@ -74,3 +74,19 @@ def test_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
     assert bad_status["failed_cell"] == 4 and "broken on purpose" in bad_status["message"]
     assert result["notebooks"]["01_good.ipynb"]["ok"] is True
     assert (tmp_path / "out" / "00_bad.ipynb").exists()
+
+
+def test_stalled_cell_fails_after_the_cell_timeout(tmp_path, monkeypatch):
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    slow = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("PROFILE = 'x'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(120)")])
+    slow.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                   "language": "python"}
+    nbformat.write(slow, nbdir / "00_slow.ipynb")
+    monkeypatch.setenv("VCOP_LAB_NOTEBOOKS", str(nbdir))
+    result = reproduce(tmp_path / "out", profile="smoke", progress=False, cell_timeout=3)
+    status = result["notebooks"]["00_slow.ipynb"]
+    assert result["ok"] is False and status["ok"] is False
+    assert status["seconds"] < 60

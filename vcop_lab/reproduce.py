@@ -43,17 +43,26 @@ def to_html(notebook: Path) -> Path:
     return html
 
 
+# Seconds a cell may run before it counts as failed. At smoke size every cell takes seconds,
+# so a stalled kernel connection fails the run instead of hanging it; teaching and paper cells
+# train for as long as their budgets say.
+CELL_TIMEOUT = {"smoke": 600}
+
+
 def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path | None = None,
               only: list[str] | None = None, device: str = "auto", kernel: str = "python3",
-              progress: bool = True, parameters: dict | None = None) -> dict:
+              progress: bool = True, parameters: dict | None = None,
+              cell_timeout: float | None = None) -> dict:
     """Run the notebooks and return ``{"ok": all passed, "notebooks": {name: status}}``.
 
     ``parameters`` adds notebook parameters (e.g. ``{"REAL_CLIPS": "/data/clips"}``); a
-    notebook ignores the ones it does not declare.
+    notebook ignores the ones it does not declare. ``cell_timeout`` (seconds) fails a cell
+    that runs longer; by default only at the smoke profile (:data:`CELL_TIMEOUT`).
     """
     import papermill
 
     prof = get_profile(profile)
+    timeout = cell_timeout or CELL_TIMEOUT.get(prof.name)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.json"
@@ -71,7 +80,8 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
         try:
             papermill.execute_notebook(str(nb), str(target), parameters=params,
                                        kernel_name=kernel, cwd=str(nb.parent),
-                                       progress_bar=progress)
+                                       progress_bar=progress,
+                                       execution_timeout=timeout)
             status = {"ok": True}
         except Exception as exc:  # keep going: the other notebooks' outputs are kept
             status = _failure(exc)
