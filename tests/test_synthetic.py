@@ -13,6 +13,7 @@ import pytest
 
 from vcop_lab.data.manifest import load_manifest
 from vcop_lab.data.synthetic import (
+    _STYLE_PARAMS,
     CLASSES,
     MAIN_CLASSES,
     OBJECT_COLOURS,
@@ -91,10 +92,11 @@ def features(traj: np.ndarray) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- files
 
-def test_generate_both_styles(tiny):
+def test_generate_every_style(tiny):
     root, manifests = tiny
-    assert set(manifests) == {"main", "second"}
-    for style, classes in (("main", MAIN_CLASSES), ("second", SECOND_CLASSES)):
+    assert set(manifests) == {"main", "second", "qa"}
+    for style, classes in (("main", MAIN_CLASSES), ("second", SECOND_CLASSES),
+                           ("qa", MAIN_CLASSES)):
         records = load_manifest(manifests[style], check_files=True)
         counts = Counter((r.label, r.split) for r in records)
         for label in classes:
@@ -125,7 +127,7 @@ def test_videos_are_h264_with_short_gop(tiny):
 
 def test_ground_truth_matches_manifest(tiny):
     root, manifests = tiny
-    for style in ("main", "second"):
+    for style in ("main", "second", "qa"):
         records = load_manifest(manifests[style])
         truth = load_ground_truth(root / style)
         assert set(truth) == {r.path for r in records}
@@ -145,8 +147,33 @@ def test_ground_truth_matches_manifest(tiny):
             assert g["periodic"] == (rec.label in PERIODIC_CLASSES)
             assert len(g["camera_drift"]) == 2 and {"texture", "colour"} <= set(g["background"])
             assert g["speed"] in {"slow", "fast"}
+        counts = {g["num_objects"] for g in truth.values()}
         if style == "second":  # one to three distractors
-            assert {g["num_objects"] for g in truth.values()} <= {2, 3, 4}
+            assert counts <= {2, 3, 4}
+        if style == "qa":  # one or two static objects beside the actor, and no camera drift
+            assert counts <= {2, 3} and len(counts) == 2
+            for g in truth.values():
+                assert g["camera_drift"] == [0.0, 0.0]
+                for obj in g["objects"][1:]:
+                    assert not obj["moving"] and len({tuple(s) for s in obj["trajectory"]}) == 1
+        if style == "main":
+            assert counts == {1}
+
+
+def test_qa_style_has_the_main_look():
+    """The qa style draws shapes, colours and backgrounds from main's palette."""
+    cfg = replace(TINY, frames=16)
+    seen = {"shape": set(), "colour": set(), "background": set()}
+    for i, label in enumerate(MAIN_CLASSES):
+        rng = np.random.default_rng(video_seed(0, "qa", label, i))
+        _, g = render_video(label, "qa", rng, cfg)
+        seen["background"].add(g["background"]["colour"])
+        for obj in g["objects"]:
+            seen["shape"].add(obj["shape"])
+            seen["colour"].add(obj["colour"])
+    main = _STYLE_PARAMS["main"]
+    assert seen["shape"] <= set(main.shapes) and seen["colour"] <= set(main.colours)
+    assert seen["background"] <= set(main.backgrounds)
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -338,7 +365,7 @@ def test_second_style_events():
 
 def test_ensure_synthetic_generates_only_when_needed(tmp_path):
     first = ensure_synthetic(tmp_path, MICRO, workers=1, progress=False)
-    info = {s: (tmp_path / s / "synth_info.json") for s in ("main", "second")}
+    info = {s: (tmp_path / s / "synth_info.json") for s in ("main", "second", "qa")}
     stamp = {s: p.stat().st_mtime_ns for s, p in info.items()}
     started = time.perf_counter()
     assert ensure_synthetic(tmp_path, MICRO, workers=1, progress=False) == first
@@ -353,7 +380,7 @@ def test_ensure_synthetic_generates_only_when_needed(tmp_path):
     assert len(load_manifest(first["main"], check_files=True)) == 2 * len(MAIN_CLASSES)
     # other settings regenerate in place
     ensure_synthetic(tmp_path, MICRO, seed=MICRO.seed + 1, workers=1, progress=False)
-    for style in ("main", "second"):
+    for style in ("main", "second", "qa"):
         assert json.loads(info[style].read_text())["config"]["seed"] == MICRO.seed + 1
         assert len(load_ground_truth(tmp_path / style)) == 2 * len(CLASSES[style])
 

@@ -101,6 +101,29 @@ def test_examples_for_the_attention_plot(synth_smoke, random_run):
     assert viz.attention_plot(**examples[0]) is not None
 
 
+def test_question_only_reads_no_video_and_answers_from_the_question(synth_smoke, tmp_path):
+    out = tmp_path / "question-only"
+    metrics = videoqa(synth_smoke["qa"], out, "question-only", profile="smoke", seed=0,
+                      device="cpu", progress=False)
+    assert metrics["checkpoint"] == metrics["checkpoint_hash"] == "question-only"
+    assert metrics["feature_cache"] == "off" and not (out / "features").exists()
+    assert metrics["feature_dim"] == int(512 * SMOKE.width)
+    assert list(metrics["test_acc"]) == list(TYPE_COLUMNS)
+    run = load_videoqa(out)
+    assert float(run["features"].features.abs().sum()) == 0.0
+    # the same question about different videos gets the same answer and a flat attention
+    asked = {}
+    for item in run["items"]:
+        asked.setdefault(item.question, []).append(item)
+    repeated = next(items for items in asked.values() if len(items) > 1)
+    from vcop_lab.qa.train import predict
+
+    answers = predict(run["model"], repeated, run["features"].by_path())
+    assert len({a for a, _ in answers}) == 1
+    for _, weights in answers:
+        assert torch.allclose(weights, torch.full_like(weights, 1 / SMOKE.qa_clips))
+
+
 def test_cli_prints_the_summary(synth_smoke, tmp_path, capsys):
     out = tmp_path / "cli"
     code = main(["videoqa", "--data", str(synth_smoke["main"]), "--checkpoint", "random",

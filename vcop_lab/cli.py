@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vcop-lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="generate the synthetic motion dataset (both styles)")
+    p = sub.add_parser("synth", help="generate the synthetic motion dataset (all three styles)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--preset", default="teaching", help="smoke, teaching or large")
     p.add_argument("--seed", type=int, default=0)
@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("videoqa", help="VideoQA with the E-SA model over clip features")
     p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--checkpoint", required=True, help="a checkpoint, or `random`")
+    p.add_argument("--checkpoint", required=True,
+                   help="a checkpoint, `random`, or `question-only` (no video: zero features)")
     p.add_argument("--arch", choices=("c3d", "r3d", "r21d"))
     _profile_arg(p)
     p.add_argument("--glove", type=Path, help="GloVe text file (default: 50-d shipped path)")

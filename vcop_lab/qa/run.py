@@ -4,8 +4,11 @@
 (:func:`~vcop_lab.qa.synthetic_qa.make_synthetic_qa`, from the videos' ground truth), takes
 ``profile.qa_clips`` evenly spaced clips of every video through a frozen backbone (any
 checkpoint, or a random initialisation) and keeps each clip's global feature (512-d at full
-width), trains E-SA on the training questions (validation questions are carved from training
-videos), and tests it. Into the run folder it writes:
+width), or gives E-SA zeros instead (``question-only``: what the questions alone give
+away), trains E-SA on the training questions (validation questions are carved from training
+videos), and tests it. Ask the questions on the ``qa`` style of the synthetic set (see
+:mod:`vcop_lab.data.synthetic`): it keeps the look the networks were pretrained on.
+Into the run folder it writes:
 
 - ``metrics.json``: test accuracy per Table VI column in percent (``test_acc``), the
   majority-answer baseline on the same questions, question counts per type and split, a
@@ -29,18 +32,25 @@ import random
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 from vcop_lab.checkpoint import file_hash
-from vcop_lab.data.manifest import MANIFEST_NAME, VideoRecord, data_root, load_manifest
+from vcop_lab.data.manifest import (
+    MANIFEST_NAME,
+    VideoRecord,
+    class_names,
+    data_root,
+    load_manifest,
+)
 from vcop_lab.data.sampling import eval_clip_starts
 from vcop_lab.data.synthetic import load_ground_truth
 from vcop_lab.data.video import read_frames
 from vcop_lab.errors import CheckpointError, SettingsError, VcopError
 from vcop_lab.features import FeatureSet, extract_features
+from vcop_lab.models.backbones import build_backbone
 from vcop_lab.profiles import Profile, get_profile
 from vcop_lab.qa.activitynet import (
     FREE_CODES,
@@ -58,6 +68,9 @@ from vcop_lab.qa.train import load_esa, predict, save_esa, train_esa
 from vcop_lab.runtime import pick_device
 
 RANDOM = "random"
+# The "feature source" without a video: every clip feature is zero, so E-SA answers from the
+# question alone. What it scores is what a set's questions give away without looking.
+QUESTION_ONLY = "question-only"
 METRICS_NAME = "metrics.json"
 MODEL_NAME = "esa.pt"
 ITEMS_NAME = "test_items.json"
@@ -83,13 +96,16 @@ def _glove_path(glove) -> Path | None:
 
 
 def _checkpoint_identity(checkpoint) -> tuple[str, str]:
-    """(path or "random", content hash or "random")."""
+    """(path or "random" or "question-only", content hash or the same word)."""
     if checkpoint is None or str(checkpoint) == RANDOM:
         return RANDOM, RANDOM
+    if str(checkpoint) == QUESTION_ONLY:
+        return QUESTION_ONLY, QUESTION_ONLY
     path = Path(checkpoint)
     if not path.is_file():
         raise CheckpointError("checkpoint not found", path,
-                              "check the path, or pass `random` for random initialisation")
+                              "check the path, or pass `random` for random initialisation "
+                        f"(`{QUESTION_ONLY}` for no video at all)")
     return str(path.resolve()), file_hash(path)
 
 
@@ -136,6 +152,25 @@ def _features_by_video(fs: FeatureSet, names) -> dict[str, torch.Tensor]:
         if i is not None:
             out[name] = fs.features[i]
     return out
+
+
+def _clip_features(data: Path, records: Sequence[VideoRecord], checkpoint, arch: str,
+                   prof: Profile, cache_dir, device, seed: int, progress: bool) -> FeatureSet:
+    """The global features of ``prof.qa_clips`` clips per video, or zeros for
+    ``question-only`` (no video is read)."""
+    if str(checkpoint) != QUESTION_ONLY:
+        return extract_features(data, records, checkpoint, arch, prof, layer="global",
+                                num_clips=prof.qa_clips, cache_dir=cache_dir, device=device,
+                                seed=seed, progress=progress)
+    dim = build_backbone(arch, prof.width).feature_dim
+    names = class_names(list(records))
+    return FeatureSet(
+        features=torch.zeros(len(records), prof.qa_clips, dim),
+        labels=torch.tensor([r.label_index for r in records]), paths=[r.path for r in records],
+        video_ids=torch.arange(len(records)), class_names=names,
+        num_frames=[r.num_frames for r in records], root=Path(data),
+        meta={"checkpoint": QUESTION_ONLY, "arch": arch, "layer": "global",
+              "cl": int(prof.setting.split("-")[0]), "cache": "off"})
 
 
 def _write_json(path: Path, data) -> None:
@@ -193,7 +228,8 @@ def videoqa(data: str | Path, out: str | Path, checkpoint: str | Path = RANDOM,
             arch: str | None = None, profile: str | Profile = "teaching", glove=None,
             seed: int = 0, device: str | None = None, cache_dir: str | Path | None = None,
             progress: bool = True) -> dict:
-    """VideoQA on a synthetic data folder with the features of ``checkpoint`` (or ``"random"``).
+    """VideoQA on a synthetic data folder with the features of ``checkpoint``, ``"random"``
+    (a random initialisation) or ``"question-only"`` (zeros: no video at all).
 
     Questions come from ``data/ground_truth.jsonl`` (:func:`make_synthetic_qa` with ``seed``);
     features are the global features of ``profile.qa_clips`` clips per video
@@ -215,9 +251,8 @@ def videoqa(data: str | Path, out: str | Path, checkpoint: str | Path = RANDOM,
     ckpt_path, ckpt_hash = _checkpoint_identity(checkpoint)
     items = make_synthetic_qa(load_ground_truth(data), seed=seed)
     splits = by_split(items)
-    fs = extract_features(data, load_manifest(data), checkpoint, arch, prof, layer="global",
-                          num_clips=prof.qa_clips, cache_dir=cache_dir or out / "features",
-                          device=device, seed=seed, progress=progress)
+    fs = _clip_features(data, load_manifest(data), checkpoint, arch, prof,
+                        cache_dir or out / "features", device, seed, progress)
     settings = _settings("synthetic", data, ckpt_hash, arch, prof, glove_path, seed,
                          prof.qa_epochs)
     extra = {"task": "synthetic", "checkpoint": ckpt_path, "data": str(data),
@@ -245,7 +280,8 @@ def compare_feature_sources(data: str | Path, out_root: str | Path,
                             profile: str | Profile = "teaching", glove=None, seed: int = 0,
                             device: str | None = None, progress: bool = True,
                             ) -> dict[str, dict]:
-    """:func:`videoqa` with the features of each source, ``{name: checkpoint or "random"}``.
+    """:func:`videoqa` with the features of each source, ``{name: checkpoint, "random" or
+    "question-only"}``.
 
     Each runs into ``out_root/<name>``; a finished run there with the same settings (the
     checkpoint's content hash included) is read back instead of re-run, one with other
@@ -382,10 +418,8 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
         raise VcopError(f"none of the {len(records)} prepared videos has ActivityNet-QA "
                         "questions", prepared / MANIFEST_NAME,
                         "pass the folder of ActivityNet v_<id>.mp4 videos the questions are about")
-    fs = extract_features(_feature_folder(prepared, records, out), records, checkpoint, arch,
-                          prof, layer="global", num_clips=prof.qa_clips,
-                          cache_dir=cache_dir or out / "features", device=device, seed=seed,
-                          progress=progress)
+    fs = _clip_features(_feature_folder(prepared, records, out), records, checkpoint, arch,
+                        prof, cache_dir or out / "features", device, seed, progress)
     if all(found[s] for s in SPLITS):
         protocol, n_epochs = "official splits: train, best epoch on val, tested on test", (
             epochs or prof.qa_epochs)
@@ -435,10 +469,9 @@ def load_videoqa(out: str | Path, device: str | None = "cpu", progress: bool = F
     model = load_esa(out / MODEL_NAME, device=pick_device(device))
     items = [QAItem(**row) for row in json.loads((out / ITEMS_NAME).read_text(encoding="utf-8"))]
     data = Path(metrics["feature_data"])
-    fs = extract_features(data, load_manifest(data), checkpoint, metrics["arch"],
-                          metrics["profile"], layer="global", num_clips=metrics["num_clips"],
-                          cache_dir=metrics["feature_cache_dir"], device=device,
-                          seed=metrics["seed"], progress=progress)
+    prof = replace(get_profile(metrics["profile"]), qa_clips=metrics["num_clips"])
+    fs = _clip_features(data, load_manifest(data), checkpoint, metrics["arch"], prof,
+                        metrics["feature_cache_dir"], device, metrics["seed"], progress)
     return {"metrics": metrics, "model": model, "features": fs, "items": items}
 
 
