@@ -18,8 +18,8 @@ def default_data_root() -> Path:
 
 def synthetic_dirs(profile="teaching", data_root: str | Path | None = None,
                    progress: bool = True) -> dict[str, Path]:
-    """The synthetic set's folders ``{"main": ..., "second": ...}`` for a profile, generated
-    on first use (about a minute at the teaching size) under ``data_root``."""
+    """The synthetic set's folders ``{"main": ..., "second": ..., "qa": ...}`` for a profile,
+    generated on first use (about a minute at the teaching size) under ``data_root``."""
     from vcop_lab.data.synthetic import ensure_synthetic
 
     prof = get_profile(profile)
