@@ -4,7 +4,9 @@ Each notebook gets the profile (and data root, run root, results file, device) t
 cell tagged ``parameters``. The executed notebooks and an HTML copy of each go to ``out``;
 ``out/results.json`` holds every notebook's named figures and, under ``notebooks``, whether
 it ran and how long it took. A failing notebook is named with its failing cell and the
-error; the others still run and keep their outputs.
+error; the others still run and keep their outputs. The kernel is driven through
+:class:`~vcop_lab.kernel_client.SlicedKernelManager`, which reads a reply whose wake-up was
+lost (it happens in cells that show ipywidgets) within a second instead of at the timeout.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
     """
     import papermill
 
+    from vcop_lab.kernel_client import SlicedKernelManager
+
     prof = get_profile(profile)
     timeout = cell_timeout or CELL_TIMEOUT.get(prof.name)
     out = Path(out).resolve()
@@ -81,7 +85,8 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
             papermill.execute_notebook(str(nb), str(target), parameters=params,
                                        kernel_name=kernel, cwd=str(nb.parent),
                                        progress_bar=progress,
-                                       execution_timeout=timeout)
+                                       execution_timeout=timeout,
+                                       kernel_manager_class=SlicedKernelManager)
             status = {"ok": True}
         except Exception as exc:  # keep going: the other notebooks' outputs are kept
             status = _failure(exc)
