@@ -49,22 +49,22 @@ def test_all_notebooks_run_at_smoke_profile(smoke_reproduction):
         assert nb[:-6] in results, f"{nb} recorded no results"
 
 
+def _write_notebook(path, *sources: str) -> None:
+    """A python3 notebook: a ``parameters`` cell, then one code cell per source."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("PROFILE = 'x'", metadata={"tags": ["parameters"]}),
+        *(nbformat.v4.new_code_cell(src) for src in sources)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
 @pytest.mark.slow
 def test_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
     nbdir = tmp_path / "nbs"
-    nbdir.mkdir()
-    good = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("PROFILE = 'x'", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("print('fine')")])
-    bad = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("PROFILE = 'x'", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")])
-    for nb in (good, bad):
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                     "language": "python"}
-    nbformat.write(bad, nbdir / "00_bad.ipynb")
-    nbformat.write(good, nbdir / "01_good.ipynb")
+    _write_notebook(nbdir / "00_bad.ipynb", "x = 1", "raise ValueError('broken on purpose')")
+    _write_notebook(nbdir / "01_good.ipynb", "print('fine')")
     monkeypatch.setenv("VCOP_LAB_NOTEBOOKS", str(nbdir))
     result = reproduce(tmp_path / "out", profile="smoke", progress=False)
     assert result["ok"] is False
@@ -78,13 +78,7 @@ def test_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
 
 def test_stalled_cell_fails_after_the_cell_timeout(tmp_path, monkeypatch):
     nbdir = tmp_path / "nbs"
-    nbdir.mkdir()
-    slow = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("PROFILE = 'x'", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("import time\ntime.sleep(120)")])
-    slow.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}
-    nbformat.write(slow, nbdir / "00_slow.ipynb")
+    _write_notebook(nbdir / "00_slow.ipynb", "import time\ntime.sleep(120)")
     monkeypatch.setenv("VCOP_LAB_NOTEBOOKS", str(nbdir))
     result = reproduce(tmp_path / "out", profile="smoke", progress=False, cell_timeout=3)
     status = result["notebooks"]["00_slow.ipynb"]

@@ -38,6 +38,8 @@ training, this notebook looks at the data it learns from:
 '''),
     params(PARAMS + 'REAL_CLIPS = None      # a folder of real videos to inspect (optional)\n'),
     code('''
+from collections import Counter
+
 import pandas as pd
 from IPython.display import display
 
@@ -98,17 +100,22 @@ example = truth[one_per_class[0].path]
 {k: v for k, v in example.items() if k != "objects"} | {"objects": len(example["objects"])}
 '''),
     md('''
-## The second style
+## The second and qa styles
 
 A second style with partly different classes and different looks stands in for HMDB51 in
-cross-dataset experiments: the networks are never pretrained on it.
+cross-dataset experiments: the networks are never pretrained on it. A third style, **qa**,
+stands in for ActivityNet-QA in notebook 06: new videos of the main classes and look with one
+or two static objects beside the moving one, so that questions can ask where things are
+relative to each other and how many there are.
 '''),
     code('''
-second = load_manifest(dirs["second"])
+second, qa = load_manifest(dirs["second"]), load_manifest(dirs["qa"])
 shared = sorted({r.label for r in second} & {r.label for r in records})
 print(f"main: {len(records)} videos, {len({r.label for r in records})} classes; "
       f"second: {len(second)} videos, {len({r.label for r in second})} classes; "
       f"shared classes: {shared}")
+objects = Counter(g["num_objects"] for g in load_ground_truth(dirs["qa"]).values())
+print(f"qa: {len(qa)} videos; objects per video: {dict(sorted(objects.items()))}")
 '''),
     md('''
 ## Real videos
@@ -130,6 +137,7 @@ pd.DataFrame(rows)
 '''),
     code('''
 record(RESULTS, "00_tour", {"main_videos": len(records), "second_videos": len(second),
+                            "qa_videos": len(qa),
                             "main_classes": len({r.label for r in records}),
                             "second_classes": len({r.label for r in second}),
                             "real_clips_read": sum("error" not in r for r in rows)})

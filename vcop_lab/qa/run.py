@@ -45,7 +45,7 @@ from vcop_lab.data.manifest import (
     data_root,
     load_manifest,
 )
-from vcop_lab.data.sampling import eval_clip_starts
+from vcop_lab.data.sampling import eval_clip_starts, parse_setting
 from vcop_lab.data.synthetic import load_ground_truth
 from vcop_lab.data.video import read_frames
 from vcop_lab.errors import CheckpointError, SettingsError, VcopError
@@ -105,7 +105,7 @@ def _checkpoint_identity(checkpoint) -> tuple[str, str]:
     if not path.is_file():
         raise CheckpointError("checkpoint not found", path,
                               "check the path, or pass `random` for random initialisation "
-                        f"(`{QUESTION_ONLY}` for no video at all)")
+                              f"(`{QUESTION_ONLY}` for no video at all)")
     return str(path.resolve()), file_hash(path)
 
 
@@ -162,7 +162,8 @@ def _clip_features(data: Path, records: Sequence[VideoRecord], checkpoint, arch:
         return extract_features(data, records, checkpoint, arch, prof, layer="global",
                                 num_clips=prof.qa_clips, cache_dir=cache_dir, device=device,
                                 seed=seed, progress=progress)
-    dim = build_backbone(arch, prof.width).feature_dim
+    with torch.device("meta"):  # only the feature size is wanted: allocate no weights
+        dim = build_backbone(arch, prof.width).feature_dim
     names = class_names(list(records))
     return FeatureSet(
         features=torch.zeros(len(records), prof.qa_clips, dim),
@@ -170,7 +171,7 @@ def _clip_features(data: Path, records: Sequence[VideoRecord], checkpoint, arch:
         video_ids=torch.arange(len(records)), class_names=names,
         num_frames=[r.num_frames for r in records], root=Path(data),
         meta={"checkpoint": QUESTION_ONLY, "arch": arch, "layer": "global",
-              "cl": int(prof.setting.split("-")[0]), "cache": "off"})
+              "cl": parse_setting(prof.setting).cl, "cache": "off"})
 
 
 def _write_json(path: Path, data) -> None:
