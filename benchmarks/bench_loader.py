@@ -48,6 +48,7 @@ from PIL import Image
 from vcop_lab.data import sampling, video
 from vcop_lab.data.datasets import EpochSampler, OrderTupleDataset
 from vcop_lab.data.transforms import crop_box
+from vcop_lab.data.video import frame_index, pyav_decode
 from vcop_lab.profiles import PAPER, TEACHING
 from vcop_lab.train import make_loader
 
@@ -141,7 +142,7 @@ def floor_decode(path: str, indices: list[int]) -> int:
     Uses the reader's own index so that it seeks to exactly the keyframe the reader would.
     """
     path_ = Path(path)
-    index = video._index_for(path_, path_.stat())
+    index = frame_index._index_for(path_, path_.stat())
     lookup = index.pts_map()
     first, last = min(indices), max(indices)
     point = index.seek_point(first, lookup) if lookup is not None else None
@@ -150,7 +151,7 @@ def floor_decode(path: str, indices: list[int]) -> int:
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1
         if point is not None and point[0] > 0:
-            for packet in video._packets_from(container, stream, point[1]):
+            for packet in pyav_decode._packets_from(container, stream, point[1]):
                 for frame in packet.decode():
                     decoded += 1
                     if lookup.get(frame.pts) == last:

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from vcop_lab import cli
-from vcop_lab.checkpoint import atomic_save
+from vcop_lab.checkpoint import save_checkpoint
 from vcop_lab.data.manifest import load_manifest, write_manifest
-from vcop_lab.evaluate_retrieval import (
+from vcop_lab.evaluate.features import FeatureSet, feature_layout
+from vcop_lab.evaluate.retrieval import (
     cross_dataset,
     grid_inputs,
     layerwise_table,
@@ -20,10 +21,9 @@ from vcop_lab.evaluate_retrieval import (
     score_retrieval,
     split_features,
 )
-from vcop_lab.features import FeatureSet, feature_layout
+from vcop_lab.evaluate.search import TOPK, full_matrix_baseline
 from vcop_lab.models.backbones import build_backbone
 from vcop_lab.profiles import SMOKE
-from vcop_lab.retrieval import TOPK, full_matrix_baseline
 
 ARCH = SMOKE.arch
 MAIN_CLASSES = ("rise", "fall", "grow", "slide_left")
@@ -54,7 +54,8 @@ def ckpt(tmp_path_factory) -> Path:
     backbone = build_backbone(ARCH, SMOKE.width)
     model = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
     meta = {"kind": "order", "arch": ARCH, "width": SMOKE.width}
-    return atomic_save({"model": model, "meta": meta}, tmp_path_factory.mktemp("ck") / "best.pt")
+    return save_checkpoint({"model": model, "meta": meta},
+                           tmp_path_factory.mktemp("ck") / "best.pt")
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from vcop_lab.checkpoint import atomic_save
+from vcop_lab.checkpoint import save_checkpoint
 from vcop_lab.data import datasets
 from vcop_lab.data.datasets import EvalClipDataset
 from vcop_lab.data.manifest import load_manifest, select_split
 from vcop_lab.data.sampling import parse_setting
 from vcop_lab.errors import CheckpointError, SettingsError
-from vcop_lab.features import (
+from vcop_lab.evaluate.features import (
+    FEATURES_NAME,
     LAYERS,
     POOL_GRIDS,
     extract_features,
@@ -33,8 +34,8 @@ def make_checkpoint(path: Path, seed: int, arch: str = ARCH, width: float = SMOK
     torch.manual_seed(seed)
     backbone = build_backbone(arch, width)
     model = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
-    return atomic_save({"model": model, "meta": {"kind": "order", "arch": arch, "width": width}},
-                       path)
+    meta = {"kind": "order", "arch": arch, "width": width}
+    return save_checkpoint({"model": model, "meta": meta}, path)
 
 
 class ReadCounter:
@@ -127,7 +128,7 @@ def test_cache_hit_miss_and_invalidation(main_dir, test_records, tmp_path, monke
     monkeypatch.setattr(datasets, "read_frames", counter)
     first = extract_features(main_dir, records, ckpt, **kw)
     assert first.meta["cache"] == "miss" and counter.calls == len(records)
-    assert len(list(cache.glob("*.npy"))) == 1 and not list(cache.glob(".*tmp*"))
+    assert len(list(cache.rglob(FEATURES_NAME))) == 1 and not list(cache.rglob(".*tmp*"))
     values = first.features.clone()
 
     # Identical call: a hit, nothing decoded.
@@ -150,7 +151,7 @@ def test_cache_hit_miss_and_invalidation(main_dir, test_records, tmp_path, monke
     fewer_clips = extract_features(main_dir, records, ckpt, num_clips=2, **kw)
     assert other_layer.meta["cache"] == fewer_clips.meta["cache"] == "miss"
     assert fewer_clips.features.shape[1] == 2
-    assert len(list(cache.glob("*.npy"))) == 4
+    assert len(list(cache.rglob(FEATURES_NAME))) == 4
     assert len({fs.meta["cache_file"] for fs in (first, changed, other_layer, fewer_clips)}) == 4
 
     # Cached features are copy-on-write: editing them never changes the file.
@@ -175,7 +176,7 @@ def test_random_init_against_checkpoint(main_dir, test_records, tmp_path):
 
 
 def test_cache_key_covers_seed_and_data(main_dir, test_records, tmp_path):
-    from vcop_lab.features import cache_key, cache_settings
+    from vcop_lab.evaluate.features import cache_key, cache_settings
     from vcop_lab.profiles import get_profile
 
     prof = get_profile("smoke")
@@ -196,7 +197,7 @@ def test_broken_cache_entry_is_recomputed(main_dir, test_records, tmp_path):
     records = test_records[:2]
     kw = dict(profile="smoke", num_clips=2, cache_dir=tmp_path, num_workers=0, progress=False)
     first = extract_features(main_dir, records, "random", **kw)
-    meta_file = Path(first.meta["cache_file"]).with_suffix(".json")
+    meta_file = Path(first.meta["cache_file"]).parent / "metrics.json"  # written last
     meta_file.write_text("{not json")
     with pytest.warns(UserWarning, match="unreadable feature cache"):
         second = extract_features(main_dir, records, "random", **kw)
@@ -229,7 +230,7 @@ def test_by_path_for_videoqa(main_dir, test_records):
 def test_videos_outside_the_manifest_folder(main_dir, test_records, tmp_path):
     # A prepared folder holds the manifest; data_root.txt names where the videos are.
     from vcop_lab.data.manifest import ROOT_NAME, write_manifest
-    from vcop_lab.evaluate_retrieval import clip_thumbnail
+    from vcop_lab.evaluate.retrieval import clip_thumbnail
 
     write_manifest(test_records[:2], tmp_path / "manifest.csv")
     (tmp_path / ROOT_NAME).write_text(str(main_dir))

@@ -12,21 +12,19 @@ import pytest
 import torch
 
 from vcop_lab import cli
-from vcop_lab.checkpoint import atomic_save, file_hash, load_checkpoint
+from vcop_lab.checkpoint import (
+    backbone_from,
+    checkpoint_hash,
+    load_backbone_weights,
+    load_checkpoint,
+    save_checkpoint,
+)
 from vcop_lab.data.datasets import EvalClipDataset
 from vcop_lab.data.manifest import VideoRecord, load_manifest, write_manifest
 from vcop_lab.errors import CheckpointError, SettingsError
-from vcop_lab.finetune import (
-    ActionClassifier,
-    action_report,
-    clip_logits,
-    compare_inits,
-    finetune,
-    freeze_sweep,
-    label_subset,
-    load_backbone,
-)
-from vcop_lab.models import STAGES, VCOPN, build_backbone
+from vcop_lab.evaluate.action import action_report, clip_logits
+from vcop_lab.finetune import compare_inits, finetune, freeze_sweep, label_subset
+from vcop_lab.models import STAGES, VCOPN, ActionClassifier, build_backbone
 from vcop_lab.profiles import SMOKE
 from vcop_lab.train import make_loader
 
@@ -70,7 +68,7 @@ def _order_checkpoint(path: Path, arch: str = "r3d", width: float = SMOKE.width)
     torch.manual_seed(1)
     model = VCOPN(build_backbone(arch, width), tl=3)
     meta = {"kind": "order", "arch": arch, "width": width, "setting": SMOKE.setting, "tl": 3}
-    atomic_save({"model": model.state_dict(), "meta": meta, "epoch": 0}, path)
+    save_checkpoint({"model": model.state_dict(), "meta": meta, "epoch": 0}, path)
     return path
 
 
@@ -101,7 +99,7 @@ def test_cli_writes_metrics_with_both_accuracies(data, order_ckpt, tmp_path, cap
         assert 0.0 <= m[key] <= 1.0
     assert m["arch"] == "r3d" and m["width"] == SMOKE.width and m["profile"] == "smoke"
     assert m["init"] == "order" and m["checkpoint"] == str(order_ckpt)
-    assert m["checkpoint_hash"] == file_hash(order_ckpt)
+    assert m["checkpoint_hash"] == checkpoint_hash(order_ckpt)
     assert m["freeze"] == "conv1" and m["frozen_stages"] == ["conv1"]
     assert m["label_fraction"] == 1.0 and m["seed"] == 0 and m["epochs_run"] == 1
     assert m["clips_per_video"] == SMOKE.eval_clips and m["cl"] == 4
@@ -114,27 +112,29 @@ def test_cli_writes_metrics_with_both_accuracies(data, order_ckpt, tmp_path, cap
 def test_checkpoint_of_another_arch_or_width_is_refused(tmp_path):
     c3d = _order_checkpoint(tmp_path / "c3d.pt", arch="c3d")
     with pytest.raises(CheckpointError, match="c3d") as err:
-        load_backbone(build_backbone("r3d", SMOKE.width), c3d)
+        load_backbone_weights(build_backbone("r3d", SMOKE.width), c3d)
     assert str(c3d) in str(err.value) and "--arch c3d" in str(err.value)
     wide = _order_checkpoint(tmp_path / "wide.pt", width=0.25)
     with pytest.raises(CheckpointError) as err:
-        load_backbone(build_backbone("r3d", SMOKE.width), wide)
+        load_backbone_weights(build_backbone("r3d", SMOKE.width), wide)
     assert str(wide) in str(err.value)
     # no meta to tell: the shapes are checked
     bare = tmp_path / "bare.pt"
-    atomic_save({"model": load_checkpoint(wide)["model"]}, bare)
+    save_checkpoint({"model": load_checkpoint(wide)["model"]}, bare)
     with pytest.raises(CheckpointError, match="does not fit") as err:
-        load_backbone(build_backbone("r3d", SMOKE.width), bare)
+        load_backbone_weights(build_backbone("r3d", SMOKE.width), bare)
     assert str(bare) in str(err.value)
 
 
 def test_load_backbone_copies_weights_and_random_loads_nothing(tmp_path):
     ckpt = _order_checkpoint(tmp_path / "order.pt")
-    backbone = build_backbone("r3d", SMOKE.width)
-    before = {k: v.clone() for k, v in backbone.state_dict().items()}
-    assert load_backbone(backbone, "random") is None
-    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())
-    assert load_backbone(backbone, ckpt)["kind"] == "order"
+    torch.manual_seed(7)
+    fresh = build_backbone("r3d", SMOKE.width)
+    rand, meta = backbone_from("random", "r3d", SMOKE.width, seed=7)
+    assert meta is None  # random loads nothing: the same weights as a fresh seeded build
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in rand.state_dict().items())
+    backbone, meta = backbone_from(ckpt, "r3d", SMOKE.width)
+    assert meta["kind"] == "order"
     saved = _backbone_state(ckpt)
     assert all(torch.equal(saved[k], v) for k, v in backbone.state_dict().items())
 
@@ -232,21 +232,25 @@ def test_test_scores_match_a_manual_computation(data):
 def test_sweeps_reuse_finished_runs(data, tmp_path):
     ckpt = _order_checkpoint(tmp_path / "order.pt")
     kw = dict(epochs=1, **FAST)
-    first = freeze_sweep(data, tmp_path / "sweep", ckpt, stages=("none", "conv5"), **kw)
+    first = freeze_sweep(data, tmp_path / "runs", ckpt, stages=("none", "conv5"), **kw)
     assert set(first) == {"none", "conv5"}
     assert first["conv5"]["trainable_params"] < first["none"]["trainable_params"]
-    stamp = (tmp_path / "sweep" / "freeze-none" / "metrics.json").stat().st_mtime_ns
-    again = freeze_sweep(data, tmp_path / "sweep", ckpt, stages=("none",), **kw)
-    assert again["none"] == first["none"]
-    assert (tmp_path / "sweep" / "freeze-none" / "metrics.json").stat().st_mtime_ns == stamp
-    with pytest.raises(SettingsError, match="other settings"):
-        freeze_sweep(data, tmp_path / "sweep", ckpt, stages=("none",), label_fraction=0.5, **kw)
+    stamp = (first["none"].dir / "metrics.json").stat().st_mtime_ns
+    again = freeze_sweep(data, tmp_path / "runs", ckpt, stages=("none",), **kw)
+    assert again["none"] == first["none"] and again["none"].reused
+    assert (first["none"].dir / "metrics.json").stat().st_mtime_ns == stamp
+    # other settings get another folder: the finished run is never touched
+    fewer = freeze_sweep(data, tmp_path / "runs", ckpt, stages=("none",), label_fraction=0.5,
+                         **kw)
+    assert fewer["none"].dir != first["none"].dir and not fewer["none"].reused
+    assert (first["none"].dir / "metrics.json").stat().st_mtime_ns == stamp
 
-    # one seed and a frozen backbone keep the comparison short
-    res = compare_inits(data, tmp_path / "inits", ckpt, seeds=(0,), freeze="conv5", **kw)
+    # one seed and a frozen backbone keep the comparison short; the comparison's
+    # order-initialised run is the sweep's run of the same settings (trained once)
+    res = compare_inits(data, tmp_path / "runs", ckpt, seeds=(0,), freeze="conv5", **kw)
     assert res["random"]["runs"][0]["init"] == "random"
-    assert res["order"]["runs"][0]["checkpoint_hash"] == file_hash(ckpt)
+    assert res["order"]["runs"][0]["checkpoint_hash"] == checkpoint_hash(ckpt)
+    assert res["order"]["runs"][0].dir == first["conv5"].dir and res["order"]["runs"][0].reused
     for init in ("random", "order"):
         assert res[init]["mean_test_video_acc"] == res[init]["runs"][0]["test_video_acc"]
-    summary = json.loads((tmp_path / "inits" / "compare_inits.json").read_text())
-    assert summary["order"]["seeds"] == [0]
+    assert res["order"]["seeds"] == [0]

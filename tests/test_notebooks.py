@@ -2,6 +2,7 @@
 
 import json
 
+import jupytext
 import nbformat
 import pytest
 from conftest import REALDATA, REPO
@@ -23,6 +24,24 @@ def test_notebook_hygiene(path):
             assert not cell.outputs and cell.execution_count is None
             assert len(cell.source.splitlines()) <= 15, cell.source[:80]
             assert "sys.path" not in cell.source and "pip install" not in cell.source
+
+
+def test_every_notebook_is_paired_with_a_percent_source():
+    sources = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert NOTEBOOKS and [p.stem for p in NOTEBOOKS] == [p.stem for p in sources]
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source, "parameters" in c.metadata.get("tags", [])) for c in nb.cells]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_not_drifted_from_its_source(path):
+    """The .ipynb holds the cells of its .py; ``python tools/sync_notebooks.py`` rewrites it."""
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+    source = jupytext.read(path.with_suffix(".py"), fmt="py:percent")
+    assert _cells(nb) == _cells(source), f"{path.name} differs from its .py: sync the pair"
 
 
 @pytest.fixture(scope="module")

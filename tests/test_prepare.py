@@ -11,7 +11,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from vcop_lab import prepare as prep
+from vcop_lab.cli import main
+from vcop_lab.data import prepare as prep
 from vcop_lab.data.manifest import data_root, load_manifest
 from vcop_lab.data.sampling import parse_setting
 from vcop_lab.data.splits import (
@@ -22,6 +23,7 @@ from vcop_lab.data.splits import (
     split_files,
 )
 from vcop_lab.errors import ManifestError
+from vcop_lab.qa.activitynet import load_qa_questions
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 VIDEOS = REAL / "videos"
@@ -230,13 +232,13 @@ def test_ucf_second_run_uses_cache_and_other_setting(ucf, monkeypatch):
 
 def test_ucf_cli(ucf, capsys):
     root, lists, out, first = ucf
-    status = prep.main_prepare(["ucf101", "--root", str(root), "--out", str(out),
-                                "--lists-dir", str(lists), "--no-progress"])
+    status = main(["prepare", "ucf101", "--root", str(root), "--out", str(out),
+                   "--lists-dir", str(lists), "--no-progress"])
     text = capsys.readouterr().out
     assert status == 0
     assert f"missing from disk: {len(first.missing)}" in text
     assert f"unreadable or truncated: {len(first.unreadable)}" in text
-    assert prep.main_prepare(["ucf101", "--root", str(root / "nope"), "--out", str(out)]) == 2
+    assert main(["prepare", "ucf101", "--root", str(root / "nope"), "--out", str(out)]) == 2
     assert "dataset folder not found" in capsys.readouterr().err
 
 
@@ -292,7 +294,7 @@ def test_activitynet_qa(tmp_path, monkeypatch):
     _link(VIDEOS / "activitynet" / "v_GGSY1Qvo990.mp4", root / "v_GGSY1Qvo990.mp4")
     qa_dir = REAL / "activitynet_qa"
     report = prep.prepare("activitynet-qa", root, out, workers=1, progress=False, qa_dir=qa_dir)
-    questions = prep.load_qa_questions(qa_dir)
+    questions = load_qa_questions(qa_dir)
     q = report.questions
     assert q["found_question_ids"] == sorted(f"v_GGSY1Qvo990_{i}" for i in range(1, 11))
     assert q["found"] == {"train": 0, "val": 10, "test": 0}
@@ -305,7 +307,6 @@ def test_activitynet_qa(tmp_path, monkeypatch):
     assert [(r.path, r.label, r.split, r.num_frames) for r in records] == [
         ("v_GGSY1Qvo990.mp4", "activitynet", "val", _decoded_frames()["v_GGSY1Qvo990.mp4"])]
     # without the json files the shipped index gives the same counts (and the cache is used)
-    monkeypatch.setattr(prep, "_default_qa_dir", lambda: None)
     shipped = prep.prepare("activitynet-qa", root, out, workers=1, progress=False)
     assert shipped.questions["found"] == q["found"]
     assert shipped.questions["missing"] == q["missing"]

@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from vcop_lab.checkpoint import load_checkpoint
+from vcop_lab.checkpoint import load_checkpoint, load_order_init
 from vcop_lab.cli import main
 from vcop_lab.errors import CheckpointError
-from vcop_lab.pretrain import build_order_model, load_order_init, pretrain
+from vcop_lab.pretrain import build_order_model, pretrain
 
 
 def _run(data, out, **kw):

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
+from vcop_lab.data.prepare import prepare
 from vcop_lab.errors import SettingsError
-from vcop_lab.evaluate_retrieval import cross_dataset, retrieve
+from vcop_lab.evaluate.retrieval import cross_dataset, retrieve
 from vcop_lab.finetune import finetune
-from vcop_lab.prepare import prepare
 from vcop_lab.pretrain import pretrain
 
 UCF = {  # real clip -> (class, name in the UCF101 layout, split)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from vcop_lab import retrieval
 from vcop_lab.errors import SettingsError
-from vcop_lab.retrieval import (
+from vcop_lab.evaluate import search as retrieval
+from vcop_lab.evaluate.search import (
     TOPK,
     chunk_memory_bytes,
     full_matrix_baseline,

@@ -13,7 +13,6 @@ import pytest
 
 from vcop_lab.data.manifest import load_manifest
 from vcop_lab.data.synthetic import (
-    _STYLE_PARAMS,
     CLASSES,
     MAIN_CLASSES,
     OBJECT_COLOURS,
@@ -30,6 +29,7 @@ from vcop_lab.data.synthetic import (
     video_seed,
     write_video,
 )
+from vcop_lab.data.synthetic.scene import _STYLE_PARAMS
 from vcop_lab.errors import ManifestError, SettingsError
 
 TINY = SynthConfig(train_per_class=2, test_per_class=1, frames=16, seed=3)

@@ -19,8 +19,10 @@ from vcop_lab.data.video import (
     VideoReader,
     available_backends,
     choose_backend,
-    main_inspect,
+    decord_decode,
+    frame_index,
     probe,
+    pyav_decode,
     read_frames,
     require_frames,
 )
@@ -198,7 +200,7 @@ def _check_fast_path(path: Path, backend: str, count: int, monkeypatch, seed: in
     how many reads went through a seek (PyAV) or random access (decord)."""
     video.clear_frame_index_cache()
     fast = []
-    real_seek, real_batch = video._packets_from, video.VideoReader._decord_batch
+    real_seek, real_batch = pyav_decode._packets_from, decord_decode.DecordDecoder._batch
 
     def seek(*args):
         fast.append(args[2])
@@ -209,12 +211,12 @@ def _check_fast_path(path: Path, backend: str, count: int, monkeypatch, seed: in
         fast.append(out is not None)
         return out
 
-    monkeypatch.setattr(video, "_packets_from", seek)
-    monkeypatch.setattr(video.VideoReader, "_decord_batch", batch)
+    monkeypatch.setattr(pyav_decode, "_packets_from", seek)
+    monkeypatch.setattr(decord_decode.DecordDecoder, "_batch", batch)
     # Index the whole video first, as training does after its first epoch.
     video.probe(path, "pyav")
     read_frames(path, [count - 1], backend=backend, num_frames=count)
-    index = video._index_for(path, path.stat())
+    index = frame_index._index_for(path, path.stat())
     keys = sorted({i for i in map(index.pts_map().get, (k[0] for k in index.keys)) if i})
     rng = np.random.default_rng(seed)
     sets = _index_sets(count, keys, rng, EXACT_SETS)
@@ -301,13 +303,13 @@ def test_unverified_seek_falls_back_and_is_not_tried_again(monkeypatch):
     path = _path(AVI)  # keyframes every 12 frames
     video.clear_frame_index_cache()
     probe(path, "pyav")
-    index = video._index_for(path, path.stat())
+    index = frame_index._index_for(path, path.stat())
     wanted = [100, 101, 130]
     ref = _decode(path, wanted)
     index.crc[101] ^= 1  # as if the frame decoded after the seek differed
     seeks = []
-    real = video._packets_from
-    monkeypatch.setattr(video, "_packets_from", lambda *a: seeks.append(a[2]) or real(*a))
+    real = pyav_decode._packets_from
+    monkeypatch.setattr(pyav_decode, "_packets_from", lambda *a: seeks.append(a[2]) or real(*a))
     assert not _wrong(read_frames(path, wanted, backend="pyav"), wanted, ref)
     assert len(seeks) == 1 and not index.skip_ok  # first suspect: skipping non-reference frames
     assert not _wrong(read_frames(path, wanted, backend="pyav"), wanted, ref)
@@ -321,11 +323,11 @@ def test_ambiguous_timestamps_mean_no_seeking(monkeypatch):
     path = _path(AVI)
     video.clear_frame_index_cache()
     probe(path, "pyav")
-    index = video._index_for(path, path.stat())
+    index = frame_index._index_for(path, path.stat())
     index.pts[50] = index.pts[51]  # two frames with one timestamp: frames are not identifiable
     seeks = []
-    real = video._packets_from
-    monkeypatch.setattr(video, "_packets_from", lambda *a: seeks.append(a[2]) or real(*a))
+    real = pyav_decode._packets_from
+    monkeypatch.setattr(pyav_decode, "_packets_from", lambda *a: seeks.append(a[2]) or real(*a))
     wanted = [200, 201]
     assert not _wrong(read_frames(path, wanted, backend="pyav"), wanted, _decode(path, wanted))
     assert not seeks
@@ -351,13 +353,13 @@ def test_reader_seeks_back_and_continues_forward(monkeypatch):
     probe(path, "pyav")
     ref = _decode(path, [10, 11, 130, 131, 140, 250])
     seeks = []
-    real = video._packets_from
-    monkeypatch.setattr(video, "_packets_from", lambda *a: seeks.append(a[2]) or real(*a))
+    real = pyav_decode._packets_from
+    monkeypatch.setattr(pyav_decode, "_packets_from", lambda *a: seeks.append(a[2]) or real(*a))
     with VideoReader(path, backend="pyav") as reader:
         for wanted in ([130, 131], [140], [250], [10, 11]):
             assert not _wrong(reader.get(wanted), wanted, ref)
     # 130: seek to 120; 140: on from 132; 250: seek to 240; 10: from the start (no seek).
-    assert [video._index_for(path, path.stat()).pts_map()[s[0]] for s in seeks] == [120, 240]
+    assert [frame_index._index_for(path, path.stat()).pts_map()[s[0]] for s in seeks] == [120, 240]
 
 
 @pytest.mark.parametrize("backend", available_backends())
@@ -539,7 +541,7 @@ def test_backend_choice(monkeypatch, tmp_path):
         with pytest.raises(SettingsError, match="GIF"):
             choose_backend("clip.gif", "decord")
     # Where decord does not import (macOS on ARM), everything falls back to PyAV.
-    monkeypatch.setattr(video, "_decord", lambda: None)
+    monkeypatch.setattr(decord_decode, "_decord", lambda: None)
     assert available_backends() == ["pyav"]
     assert choose_backend("clip.avi") == "pyav"
     with pytest.raises(SettingsError, match="decord") as caught:
@@ -548,6 +550,11 @@ def test_backend_choice(monkeypatch, tmp_path):
 
 
 def test_main_inspect(tmp_path, capsys):
+    from vcop_lab.cli import main
+
+    def main_inspect(paths):
+        return main(["inspect", *paths])
+
     bad = _bad_files(tmp_path)
     good = [str(_path(HMDB)), str(_path(GIF))]
     assert main_inspect(good) == 0

@@ -223,11 +223,12 @@ def test_per_type_accuracy_lays_out_table_vi():
     correct = [True, False, True, True, False, True, False]
     acc = per_type_accuracy(codes, correct)
     assert tuple(acc) == TYPE_COLUMNS
-    assert acc["Motion"] == 50.0 and acc["Spat. Rel."] == 100.0 and acc["Temp. Rel."] is None
-    assert acc["Free"] == pytest.approx(100 * 2 / 4)  # codes 3, 4, 8, 8
-    assert acc["Y/N"] == 100.0 and acc["Color"] == 0.0 and acc["Other"] == 50.0
+    # fractions, as every accuracy of the toolkit
+    assert acc["Motion"] == 0.5 and acc["Spat. Rel."] == 1.0 and acc["Temp. Rel."] is None
+    assert acc["Free"] == pytest.approx(2 / 4)  # codes 3, 4, 8, 8
+    assert acc["Y/N"] == 1.0 and acc["Color"] == 0.0 and acc["Other"] == 0.5
     assert acc["Obj."] is None and acc["Loc."] is None and acc["Num."] is None
-    assert acc["All"] == pytest.approx(100 * 4 / 7)
+    assert acc["All"] == pytest.approx(4 / 7)
 
 
 # ----------------------------------------------------------------------------- synthetic QA
@@ -469,8 +470,8 @@ def test_majority_baseline_uses_training_answers_per_type():
     test = [QAItem(f"s{k}", "w", "q", a, c) for k, (a, c) in enumerate(
         [("yes", 3), ("no", 3), ("blue", 4), ("red", 4), ("red", 4)])]  # fmt: skip
     base = majority_baseline(train, test)
-    assert base["Y/N"] == 50.0 and base["Color"] == pytest.approx(200 / 3)
-    assert base["All"] == pytest.approx(60.0) and base["Motion"] is None
+    assert base["Y/N"] == 0.5 and base["Color"] == pytest.approx(2 / 3)
+    assert base["All"] == pytest.approx(0.6) and base["Motion"] is None
 
 
 # ----------------------------------------------------------------------------- training
@@ -505,9 +506,9 @@ def test_esa_learns_from_informative_features_and_not_from_noise(tmp_path, tiny_
     model, metrics = train_esa(*args, informative_features(gt, 0.1), glove, **settings)
     base = metrics["majority_baseline"]
     assert tuple(metrics["test"]) == TYPE_COLUMNS
-    assert metrics["test"]["All"] > base["All"] + 15
+    assert metrics["test"]["All"] > base["All"] + 0.15
     for column in ("Color", "Obj.", "Motion"):
-        assert metrics["test"][column] > base[column] + 20, column
+        assert metrics["test"][column] > base[column] + 0.20, column
     assert len(metrics["history"]) == 15
     assert metrics["val"]["All"] == max(h["val_acc"] for h in metrics["history"])
 
@@ -515,8 +516,8 @@ def test_esa_learns_from_informative_features_and_not_from_noise(tmp_path, tiny_
     noise = {p: torch.randn(20, 24, generator=gen) for p in gt}
     _, noisy = train_esa(*args, noise, glove, **settings)
     # Noise leaves only the language prior (e.g. which template a colour question uses).
-    assert noisy["test"]["All"] < base["All"] + 15
-    assert noisy["test"]["All"] < metrics["test"]["All"] - 20
+    assert noisy["test"]["All"] < base["All"] + 0.15
+    assert noisy["test"]["All"] < metrics["test"]["All"] - 0.20
 
     # predictions for a notebook, and a saved model that gives the same ones
     shown = predict(model, splits["test"][:5], informative_features(gt, 0.1))

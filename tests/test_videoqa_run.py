@@ -37,11 +37,10 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def random_run(synth_smoke, tmp_path_factory):
-    """One finished run on random-init features, in ``<root>/random`` (compare's layout)."""
-    out = tmp_path_factory.mktemp("videoqa") / "random"
-    metrics = videoqa(synth_smoke["main"], out, "random", profile="smoke", seed=0,
-                      device="cpu", progress=False)
-    return out, metrics
+    """One finished run on random-init features, in the folder compare names for it."""
+    metrics = videoqa(synth_smoke["main"], checkpoint="random", profile="smoke", seed=0,
+                      device="cpu", progress=False, runs=tmp_path_factory.mktemp("videoqa"))
+    return metrics.dir, metrics
 
 
 def test_videoqa_writes_per_type_metrics_and_the_model(synth_smoke, random_run):
@@ -50,7 +49,7 @@ def test_videoqa_writes_per_type_metrics_and_the_model(synth_smoke, random_run):
     assert on_disk["test_acc"] == metrics["test_acc"]
     for key in ("test_acc", "majority_baseline", "val_acc"):
         assert list(on_disk[key]) == list(TYPE_COLUMNS)
-        assert all(v is None or 0 <= v <= 100 for v in on_disk[key].values())
+        assert all(v is None or 0 <= v <= 1 for v in on_disk[key].values())
     # the counts are those of the synthetic questions' test split
     test = by_split(make_synthetic_qa(load_ground_truth(synth_smoke["main"]), seed=0))["test"]
     assert on_disk["counts"]["test"]["All"] == len(test)
@@ -62,21 +61,26 @@ def test_videoqa_writes_per_type_metrics_and_the_model(synth_smoke, random_run):
     assert on_disk["arch"] == SMOKE.arch and on_disk["width"] == SMOKE.width
     assert on_disk["feature_cache"] == "miss" and on_disk["minutes"]["total"] > 0
     assert len(on_disk["history"]) == SMOKE.qa_epochs
-    assert (out / "esa.pt").is_file()
+    assert (out / "best.pt").is_file()
 
 
-def test_second_run_hits_the_feature_cache_and_repeats_the_result(synth_smoke, random_run):
+def test_second_run_hits_the_feature_cache_and_repeats_the_result(synth_smoke, random_run,
+                                                                 tmp_path):
     out, first = random_run
     again = videoqa(synth_smoke["main"], out, "random", profile="smoke", seed=0, device="cpu",
                     progress=False)
-    assert again["feature_cache"] == "hit"
-    assert again["test_acc"] == first["test_acc"]
+    assert again.reused and again["test_acc"] == first["test_acc"]
+    # the same settings in another folder: trained again on the cached features, same result
+    other = videoqa(synth_smoke["main"], tmp_path / "other", "random", profile="smoke", seed=0,
+                    device="cpu", progress=False, cache_dir=out / "features")
+    assert other["feature_cache"] == "hit"
+    assert other["test_acc"] == first["test_acc"]
 
 
 def test_compare_reuses_a_finished_run(synth_smoke, random_run, capsys):
     out, _ = random_run
     stamp = (out / "metrics.json").stat().st_mtime_ns
-    results = compare_feature_sources(synth_smoke["main"], out.parent, {"random": "random"},
+    results = compare_feature_sources(synth_smoke["main"], out.parents[1], {"random": "random"},
                                       profile="smoke", seed=0, device="cpu")
     assert "reusing" in capsys.readouterr().out
     assert (out / "metrics.json").stat().st_mtime_ns == stamp
@@ -132,8 +136,8 @@ def test_cli_prints_the_summary(synth_smoke, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 1
-    assert f"All {metrics['test_acc']['All']:.1f}%" in printed[0]
-    assert f"{metrics['majority_baseline']['All']:.1f}% for the majority answer" in printed[0]
+    assert f"All {100 * metrics['test_acc']['All']:.1f}%" in printed[0]
+    assert f"{100 * metrics['majority_baseline']['All']:.1f}% for the majority" in printed[0]
 
 
 def test_cli_wrong_architecture_checkpoint_exits_2(synth_smoke, tmp_path, capsys):

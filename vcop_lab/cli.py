@@ -1,4 +1,5 @@
-"""The ``vcop-lab`` command line. Every subcommand is a thin layer over a Python function.
+"""The ``vcop-lab`` command line: all argument parsing of the toolkit, and one thin handler per
+subcommand over a Python function.
 
 Problems with the user's input are printed as one line (file, what is wrong, how to fix it)
 and the command exits with status 2; no traceback.
@@ -8,31 +9,42 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import sys
 from pathlib import Path
 
 from vcop_lab.errors import VcopError
 
 STAGE_CHOICES = ("conv1", "conv2", "conv3", "conv4", "conv5")
+ARCH_CHOICES = ("c3d", "r3d", "r21d")
+PROFILE_CHOICES = ("smoke", "teaching", "paper")
+DATASETS = ("ucf101", "hmdb51", "activitynet-qa")
 
 
 def _profile_arg(p: argparse.ArgumentParser, default="teaching") -> None:
-    p.add_argument("--profile", default=default, choices=("smoke", "teaching", "paper"),
+    p.add_argument("--profile", default=default, choices=PROFILE_CHOICES,
                    help=f"sizes of the run (default {default})")
+
+
+def _run_folder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN_DIR's run (an unfinished run with the same settings is "
+                   "always continued; --resume also lets it go on to more --epochs)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a run of other settings in RUN_DIR (it is lost)")
+    p.add_argument("--out", required=True, type=Path, help="run folder")
 
 
 def _common_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=Path, help="folder holding manifest.csv")
-    p.add_argument("--arch", choices=("c3d", "r3d", "r21d"), help="default: the profile's")
+    p.add_argument("--arch", choices=ARCH_CHOICES, help="default: the profile's")
     _profile_arg(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, help="override the profile's epoch budget")
-    p.add_argument("--max-minutes", type=float, help="override the profile's time cap")
+    p.add_argument("--max-minutes", type=float, help="a wall-clock cap on training (a safety, "
+                   "off by default: runs are budgeted by epochs)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: best available)")
     p.add_argument("--workers", type=int, help="DataLoader workers (default: the profile's)")
-    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
-    p.add_argument("--out", required=True, type=Path, help="run folder")
+    _run_folder_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-data", type=Path, help="another dataset's folder for "
                    "cross-dataset retrieval (its test split queries --data's train split)")
     p.add_argument("--checkpoint", required=True, help="a checkpoint, or `random`")
-    p.add_argument("--arch", choices=("c3d", "r3d", "r21d"))
+    p.add_argument("--arch", choices=ARCH_CHOICES)
     _profile_arg(p)
     p.add_argument("--layer", default="conv5", choices=STAGE_CHOICES)
     p.add_argument("--level", default="clip", choices=("clip", "video"))
@@ -84,19 +96,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path)
     p.add_argument("--checkpoint", required=True,
                    help="a checkpoint, `random`, or `question-only` (no video: zero features)")
-    p.add_argument("--arch", choices=("c3d", "r3d", "r21d"))
+    p.add_argument("--arch", choices=ARCH_CHOICES)
     _profile_arg(p)
-    p.add_argument("--glove", type=Path, help="GloVe text file (default: 50-d shipped path)")
+    p.add_argument("--glove", type=Path, help="GloVe text file (default: $VCOP_LAB_GLOVE, "
+                   "else word vectors trained from scratch)")
     p.add_argument("--activitynet-qa", type=Path, help="folder of the official QA json files "
                    "(then --data holds ActivityNet videos prepared by `vcop-lab prepare`)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device")
-    p.add_argument("--out", required=True, type=Path)
+    _run_folder_args(p)
 
-    # `prepare` parses its own options (vcop_lab.prepare.main_prepare); listed here for --help
-    sub.add_parser("prepare", add_help=False,
-                   help="turn a UCF101 / HMDB51 / ActivityNet-QA folder into checked manifests "
-                        "(vcop-lab prepare --help)")
+    p = sub.add_parser("prepare", help="turn a UCF101 / HMDB51 / ActivityNet-QA folder into "
+                       "checked manifests",
+                       description="Match a dataset folder to its official split lists, count "
+                       "the frames that decode, and write OUT/manifest.csv plus "
+                       "OUT/prepare_report.json.")
+    p.add_argument("dataset", choices=DATASETS)
+    p.add_argument("--root", required=True, help="folder holding the dataset's videos")
+    p.add_argument("--out", required=True, help="folder for the manifest and report")
+    p.add_argument("--split", type=int, default=1, choices=(1, 2, 3),
+                   help="official split (ucf101/hmdb51; default 1)")
+    p.add_argument("--setting", default="16-8-3",
+                   help="CL-IT-TL; videos shorter than one tuple are left out (default 16-8-3)")
+    p.add_argument("--workers", type=int, default=2, help="parallel decoding processes "
+                   "(default 2)")
+    p.add_argument("--backend", default="auto", choices=("auto", "decord", "pyav"),
+                   help="video reader (default auto)")
+    p.add_argument("--lists-dir", default=None, help="folder with classInd.txt, "
+                   "trainlist0N.txt, testlist0N.txt (default: the shipped lists)")
+    p.add_argument("--qa-dir", default=None, help="ActivityNet-QA folder with "
+                   "{train,val,test}_q.json (default: the shipped video index)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     p = sub.add_parser("reproduce", help="run all notebooks headless with papermill")
     _profile_arg(p)
@@ -110,10 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=1, default=str))
-
-
 def _parse_param(text: str) -> tuple[str, object]:
     """NAME=VALUE with VALUE a Python literal (``['r3d']``, ``3``, ``None``) or else a string."""
     name, sep, value = text.partition("=")
@@ -125,52 +151,141 @@ def _parse_param(text: str) -> tuple[str, object]:
         return name, value
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.command == "synth":
-        from vcop_lab.data.synthetic import generate_synthetic
-        paths = generate_synthetic(args.out, preset=args.preset, seed=args.seed,
-                                   workers=args.workers)
-        for style, path in paths.items():
-            print(f"{style}: {path}")
+# ----------------------------------------------------------------------------- handlers
+
+
+def _synth(args) -> int:
+    from vcop_lab.data.synthetic import generate_synthetic
+
+    paths = generate_synthetic(args.out, preset=args.preset, seed=args.seed,
+                               workers=args.workers)
+    for style, path in paths.items():
+        print(f"{style}: {path}")
+    return 0
+
+
+def _inspect(args) -> int:
+    """Frames, frame rate, size and backend of each video; 0 if all read, else 1. Each
+    readable file gets one line on stdout, each unreadable one ``path: reason`` on stderr."""
+    from vcop_lab.data.video import probe
+
+    failed = 0
+    for path in args.videos:
+        try:
+            info = probe(path, args.backend)
+        except VcopError as error:
+            failed += 1
+            print(str(error) if error.path else f"{path}: {error}", file=sys.stderr)
+            continue
+        print(f"{path}  frames={info.num_frames}  fps={info.fps:.2f}  "
+              f"{info.width}x{info.height}  backend={info.backend}")
+    return 1 if failed else 0
+
+
+def _pretrain(args) -> int:
+    from vcop_lab.curriculum import sample_curriculum
+    from vcop_lab.pretrain import pretrain, summary_line
+
+    metrics = pretrain(args.data, args.out, profile=args.profile, arch=args.arch,
+                       setting=args.setting, seed=args.seed, init=args.init,
+                       resume=args.resume, force=args.force, epochs=args.epochs,
+                       max_minutes=args.max_minutes, device=args.device,
+                       num_workers=args.workers)
+    if not metrics:  # a non-zero rank of a distributed run
         return 0
-    if args.command == "inspect":
-        from vcop_lab.data.video import main_inspect
-        return main_inspect(args.videos, backend=args.backend)
-    if args.command == "pretrain":
-        from vcop_lab.pretrain import pretrain_cli
-        return pretrain_cli(args)
-    if args.command == "retrieve":
-        from vcop_lab.evaluate_retrieval import retrieve_cli
-        return retrieve_cli(args)
-    if args.command == "finetune":
-        from vcop_lab.finetune import finetune_cli
-        return finetune_cli(args)
-    if args.command == "videoqa":
-        from vcop_lab.qa.run import videoqa_cli
-        return videoqa_cli(args)
-    if args.command == "reproduce":
-        from vcop_lab.reproduce import reproduce
-        extra = dict(_parse_param(p) for p in args.param)
-        result = reproduce(args.out, profile=args.profile, data_root=args.data_root,
-                           only=args.only, device=args.device, parameters=extra)
-        return 0 if result["ok"] else 1
-    raise AssertionError(args.command)
+    print(summary_line(metrics))
+    if args.sample_curriculum:
+        result = sample_curriculum(args.data, args.out / "sample-curriculum",
+                                   args.out / "best.pt", threshold=args.sample_threshold,
+                                   record_epochs=args.sample_record_epochs,
+                                   extra_epochs=args.sample_extra_epochs,
+                                   profile=args.profile, seed=args.seed, device=args.device)
+        print(f"sample curriculum: dropped {result['dropped']} of {result['train_videos']} "
+              f"easy videos; continuing on the hard ones gives "
+              f"{100 * result['continue_on_hard']:.1f}%, on all "
+              f"{100 * result['continue_on_all']:.1f}% (test order accuracy)")
+    print(f"results in {args.out}/metrics.json")
+    return 0
+
+
+def _retrieve(args) -> int:
+    from vcop_lab.atomic import write_json_atomic
+    from vcop_lab.evaluate.retrieval import default_cache_dir, retrieve, summary_line
+
+    result = retrieve(args.data, checkpoint=args.checkpoint, arch=args.arch,
+                      profile=args.profile, layer=args.layer, level=args.level,
+                      query_data=args.query_data, device=args.device, seed=args.seed,
+                      cache_dir=args.cache if args.cache is not None else default_cache_dir())
+    write_json_atomic(args.out, result)
+    print(summary_line(result))
+    return 0
+
+
+def _finetune(args) -> int:
+    from vcop_lab.finetune import finetune, summary_line
+
+    metrics = finetune(args.data, args.out, checkpoint=args.checkpoint, profile=args.profile,
+                       arch=args.arch, freeze=args.freeze_through, seed=args.seed,
+                       label_fraction=args.label_fraction, epochs=args.epochs,
+                       max_minutes=args.max_minutes, device=args.device,
+                       num_workers=args.workers, resume=args.resume, force=args.force)
+    if not metrics:  # a non-zero rank of a distributed run
+        return 0
+    print(summary_line(metrics))
+    print(f"results in {args.out}/metrics.json")
+    return 0
+
+
+def _videoqa(args) -> int:
+    from vcop_lab.qa.run import METRICS_NAME, activitynet_videoqa, summary_line, videoqa
+
+    common = dict(checkpoint=args.checkpoint, arch=args.arch, profile=args.profile,
+                  glove=args.glove, seed=args.seed, device=args.device, resume=args.resume,
+                  force=args.force)
+    if args.activitynet_qa:
+        metrics = activitynet_videoqa(args.data, args.activitynet_qa, args.out, **common)
+    else:
+        metrics = videoqa(args.data, args.out, **common)
+    print(summary_line(metrics).replace(METRICS_NAME, str(Path(args.out) / METRICS_NAME)))
+    return 0
+
+
+def _prepare(args) -> int:
+    from vcop_lab.data.prepare import REPORT_NAME, prepare
+
+    report = prepare(args.dataset, args.root, args.out, split=args.split,
+                     setting=args.setting, workers=args.workers, backend=args.backend,
+                     progress=not args.no_progress, lists_dir=args.lists_dir,
+                     qa_dir=args.qa_dir)
+    print(report.summary())
+    print(f"  report: {Path(report.out) / REPORT_NAME}")
+    return 0
+
+
+def _reproduce(args) -> int:
+    from vcop_lab.reproduce import reproduce
+
+    extra = dict(_parse_param(p) for p in args.param)
+    result = reproduce(args.out, profile=args.profile, data_root=args.data_root,
+                       only=args.only, device=args.device, parameters=extra)
+    return 0 if result["ok"] else 1
+
+
+HANDLERS = {"synth": _synth, "inspect": _inspect, "pretrain": _pretrain,
+            "retrieve": _retrieve, "finetune": _finetune, "videoqa": _videoqa,
+            "prepare": _prepare, "reproduce": _reproduce}
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["prepare"]:
-        from vcop_lab.prepare import main_prepare
-        return main_prepare(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
-        return run(args)
+        return HANDLERS[args.command](args)
     except VcopError as exc:
         print(f"vcop-lab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"vcop-lab {args.command}: interrupted (finished checkpoints are kept; "
-              "re-run with --resume to continue)", file=sys.stderr)
+              "run the same command again to continue)", file=sys.stderr)
         return 130
 
 

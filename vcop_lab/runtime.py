@@ -1,9 +1,13 @@
-"""Where and how runs execute: device choice, seeds, worker threads."""
+"""Where and how runs execute: device choice, seeds, worker threads and process pools."""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import random
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -72,3 +76,25 @@ def _as_python_state(state):
 def default_workers() -> int:
     """DataLoader workers: as many as cores, at most 4 (decoding small clips saturates early)."""
     return max(0, min(4, (os.cpu_count() or 1)))
+
+
+def _init_pool_worker() -> None:
+    # One thread per worker process: more would oversubscribe the cores.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def worker_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+    """A process pool of ``workers`` processes with one thread each (decoding, encoding).
+
+    forkserver/spawn children start clean: forking a parent whose torch thread pool already
+    ran can deadlock. The forkserver imports the ``preload`` modules once and forks cheap
+    workers from it.
+    """
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods and preload:
+        ctx.set_forkserver_preload(list(preload))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_worker)

@@ -7,14 +7,14 @@ A task supplies two functions:
 - ``evaluate(model, loader, device) -> {"loss": ..., "acc": ...}`` on the validation set.
 
 Every epoch writes ``last.pt`` (model, optimiser, scaler, epoch, random states, history)
-atomically, ``best.pt`` when the validation loss improved, and ``history.json``. With
-``resume=True`` a run continues from ``last.pt`` and ends exactly where an uninterrupted
-run would have.
+atomically, ``best.pt`` when the validation loss improved (or, with ``best="val_acc"``, the
+validation accuracy), and ``history.json``. With ``resume=True`` a run continues from
+``last.pt`` and ends exactly where an uninterrupted run would have. Accuracies are fractions
+in [0, 1] everywhere.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from vcop_lab import distributed
-from vcop_lab.checkpoint import atomic_save, load_checkpoint
+from vcop_lab.atomic import remove_stale_temps, write_json_atomic
+from vcop_lab.checkpoint import load_checkpoint, save_checkpoint
 from vcop_lab.data.datasets import EpochSampler
 from vcop_lab.errors import SettingsError
 from vcop_lab.runtime import pick_device, rng_state, seed_everything, set_rng_state, worker_init_fn
@@ -49,8 +50,10 @@ class FitConfig:
     amp: bool | None = None          # None: on for CUDA, off elsewhere
     channels_last: bool | None = None  # None: on for CUDA
     max_minutes: float | None = None
+    best: str = "val_loss"           # what picks best.pt: "val_loss" (lowest) or "val_acc"
     resume: bool = False
     progress: bool = True
+    log_epochs: bool = True          # a line per epoch (with progress on)
     meta: dict = field(default_factory=dict)  # settings recorded in every checkpoint
 
 
@@ -68,19 +71,21 @@ def make_optimizer(params, cfg: FitConfig) -> torch.optim.Optimizer:
 def make_loader(dataset, batch_size: int, sampler, num_workers: int, device: torch.device,
                 drop_last: bool = False) -> DataLoader:
     """A DataLoader with the fast-path options: persistent workers with one thread each,
-    pinned memory when feeding a GPU, a couple of batches prefetched per worker."""
+    pinned memory when feeding a GPU, a couple of batches prefetched per worker. A dataset
+    with a ``collate`` method (variable-length questions) batches its items itself."""
     return DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
         worker_init_fn=worker_init_fn, persistent_workers=num_workers > 0,
         pin_memory=device.type == "cuda", drop_last=drop_last,
         prefetch_factor=2 if num_workers > 0 else None,
+        collate_fn=getattr(dataset, "collate", None),
     )
 
 
 def _save_last(cfg, model, opt, scaler, epoch, history, best):
-    atomic_save({
+    save_checkpoint({
         "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
-        "epoch": epoch, "history": history, "best_val_loss": best, "rng": rng_state(),
+        "epoch": epoch, "history": history, "best_score": best, "rng": rng_state(),
         "meta": cfg.meta,
     }, cfg.out_dir / "last.pt")
 
@@ -103,12 +108,14 @@ def fit(model: torch.nn.Module, train_set, val_set, step, evaluate, cfg: FitConf
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     start, history, best = 0, [], math.inf
     last = cfg.out_dir / "last.pt"
+    if distributed.is_main():
+        remove_stale_temps(cfg.out_dir)  # left by a run killed while writing
     if cfg.resume and last.exists():
         ckpt = load_checkpoint(last)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
-        start, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best_val_loss"]
+        start, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best_score"]
         set_rng_state(ckpt["rng"])
     net = DistributedDataParallel(model) if world > 1 else model
     sampler = EpochSampler(len(train_set), cfg.seed, True, rank, world)
@@ -149,15 +156,16 @@ def fit(model: torch.nn.Module, train_set, val_set, step, evaluate, cfg: FitConf
                   "val_acc": val.get("acc"), "lr": opt.param_groups[0]["lr"],
                   "seconds": seconds, "train_items_per_second": tot_n / train_seconds}
         history.append(record)
-        val_loss = val.get("loss", record["train_loss"])
+        score = _score(record, cfg.best)
         if main:
-            if val_loss < best:
-                best = val_loss
-                atomic_save({"model": model.state_dict(), "epoch": epoch, "meta": cfg.meta,
-                             "val_loss": val_loss}, cfg.out_dir / "best.pt")
+            if score < best:
+                best = score
+                save_checkpoint({"model": model.state_dict(), "epoch": epoch, "meta": cfg.meta,
+                                 "val_loss": record["val_loss"], "val_acc": record["val_acc"]},
+                                cfg.out_dir / "best.pt")
             _save_last(cfg, model, opt, scaler, epoch, history, best)
-            (cfg.out_dir / "history.json").write_text(json.dumps(history, indent=1))
-        if cfg.progress and main:
+            write_json_atomic(cfg.out_dir / "history.json", history)
+        if cfg.progress and cfg.log_epochs and main:
             tqdm.write(f"epoch {epoch + 1}: train loss {record['train_loss']:.3f} "
                        f"acc {record['train_acc']:.3f}" + (
                            f" | val loss {val['loss']:.3f} acc {val['acc']:.3f}" if val else ""))
@@ -166,11 +174,22 @@ def fit(model: torch.nn.Module, train_set, val_set, step, evaluate, cfg: FitConf
             stopped = epoch + 1 < cfg.epochs
             break
     distributed.barrier()
-    best_epoch = min(history, key=lambda h: h["val_loss"] if h["val_loss"] is not None
-                     else h["train_loss"])["epoch"] if history else None
-    return {"history": history, "best_epoch": best_epoch, "best_val_loss": best,
+    best_epoch = min(history, key=lambda h: _score(h, cfg.best))["epoch"] if history else None
+    best_val_loss = next((h["val_loss"] for h in history if h["epoch"] == best_epoch), None)
+    return {"history": history, "best_epoch": best_epoch, "best_val_loss": best_val_loss,
             "device": str(device), "stopped_by_budget": stopped, "train_seconds": spent,
             "amp": amp, "world_size": world, "config": _plain(asdict(cfg))}
+
+
+def _score(record: dict, best: str) -> float:
+    """What :func:`fit` minimises to pick ``best.pt`` (the training figure without a
+    validation set)."""
+    if best == "val_acc":
+        acc = record["val_acc"] if record["val_acc"] is not None else record["train_acc"]
+        return -acc
+    if best != "val_loss":
+        raise SettingsError(f"unknown best-checkpoint rule {best!r}", fix="use val_loss or val_acc")
+    return record["val_loss"] if record["val_loss"] is not None else record["train_loss"]
 
 
 def load_best(model: torch.nn.Module, out_dir: Path, result: dict,

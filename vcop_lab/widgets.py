@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 
 from vcop_lab import viz
 from vcop_lab.data import sampling
+from vcop_lab.data.datasets import display_frames
 from vcop_lab.data.manifest import VideoRecord
-from vcop_lab.data.transforms import crop_box, resize_frames, to_clip_tensor
-from vcop_lab.data.video import read_frames
+from vcop_lab.data.transforms import to_clip_tensor
 from vcop_lab.errors import SettingsError, VcopError
 
 CL_RANGE, IT_RANGE = (1, 16), (0, 16)
@@ -54,10 +54,11 @@ def permutation_explorer_state(records: Sequence[VideoRecord], root: str | Path,
                                backend: str = "auto") -> dict[str, Any]:
     """The evaluation tuple of ``records[video]`` under ``cl-it-tl``, and its shuffle.
 
-    The tuple is the centred one (``sampling.eval_start``), decoded with ``read_frames``,
-    resized to ``resize`` and centre-cropped to ``crop``. Returns a dict with ``ordered``
-    (tl float clips (3, cl, crop, crop), chronological), ``shuffled`` (the same clips in the
-    order ``order``: position p holds clip ``order[p]``), ``order`` (the permutation),
+    The tuple is the centred one (``sampling.eval_start``), decoded, resized to ``resize``
+    and centre-cropped to ``crop`` as the datasets do (``datasets.display_frames``). Returns
+    a dict with ``ordered`` (tl float clips (3, cl, crop, crop), chronological),
+    ``shuffled`` (the same clips in the order ``order``: position p holds clip
+    ``order[p]``), ``order`` (the permutation),
     ``label`` (its index among the tl! lexicographic permutations), ``class_name``,
     ``video`` (the file), ``setting``, ``span`` (frames the tuple covers), ``start``,
     ``num_frames``, ``frame_indices`` (tl lists of cl indices), ``valid`` and ``message``.
@@ -94,14 +95,12 @@ def permutation_explorer_state(records: Sequence[VideoRecord], root: str | Path,
     start = sampling.eval_start(rec.num_frames, setting)
     indices = sampling.tuple_frame_indices(start, setting)
     try:
-        frames = read_frames(rec.full_path(root), indices.ravel().tolist(), backend=backend,
-                             size=resize, num_frames=rec.num_frames)
+        frames = display_frames(rec.full_path(root), indices, resize, crop,
+                                num_frames=rec.num_frames, backend=backend)
     except VcopError as err:
         state["message"] = str(err)
         return state
-    frames = resize_frames(frames, resize)
-    top, left = crop_box(frames.shape[1], frames.shape[2], crop, None)
-    ordered = [to_clip_tensor(frames[c * setting.cl:(c + 1) * setting.cl], top, left, crop)
+    ordered = [to_clip_tensor(frames[c * setting.cl:(c + 1) * setting.cl], 0, 0, crop)
                for c in range(setting.tl)]
     state.update(ordered=ordered, shuffled=[ordered[j] for j in state["order"]],
                  start=start, frame_indices=indices.tolist(), valid=True,

@@ -22,6 +22,20 @@ from vcop_lab.data.transforms import crop_box, resize_frames, to_clip_tensor
 from vcop_lab.data.video import read_frames
 
 
+def display_frames(path: str | Path, indices, resize: tuple[int, int], crop: int | None = None,
+                   num_frames: int | None = None, backend: str = "auto") -> torch.Tensor:
+    """Frames of a video as the networks see them (and as notebooks show them): only those
+    frames decoded, resized to ``resize`` and, with ``crop``, centre-cropped. uint8
+    ``(T, H, W, 3)``. ``num_frames`` is the manifest's count of decodable frames."""
+    frames = read_frames(path, np.asarray(indices).ravel().tolist(), backend=backend,
+                         size=tuple(resize), num_frames=num_frames)
+    frames = resize_frames(frames, tuple(resize))
+    if crop is None:
+        return frames
+    top, left = crop_box(frames.shape[1], frames.shape[2], crop, None)
+    return frames[:, top:top + crop, left:left + crop]
+
+
 def _usable(records: list[VideoRecord], needed: int, what: str) -> tuple[list, list]:
     keep = [r for r in records if r.num_frames >= needed]
     skipped = [r.path for r in records if r.num_frames < needed]
@@ -50,9 +64,8 @@ class _VideoDataset(Dataset):
         return i, rng
 
     def _frames(self, rec: VideoRecord, indices) -> torch.Tensor:
-        frames = read_frames(rec.full_path(self.root), np.asarray(indices).ravel().tolist(),
-                             backend=self.backend, size=self.resize, num_frames=rec.num_frames)
-        return resize_frames(frames, self.resize)
+        return display_frames(rec.full_path(self.root), indices, self.resize,
+                              num_frames=rec.num_frames, backend=self.backend)
 
 
 class OrderTupleDataset(_VideoDataset):

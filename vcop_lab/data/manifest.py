@@ -12,10 +12,12 @@ frames that actually decode (not what the container header claims).
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from vcop_lab.atomic import atomic_path
 from vcop_lab.errors import ManifestError
 
 COLUMNS = ("path", "label", "label_index", "split", "num_frames", "fps", "width", "height")
@@ -62,15 +64,42 @@ def data_root(data_dir: str | Path) -> Path:
 def write_manifest(records: list[VideoRecord], path: str | Path) -> Path:
     """Write ``records`` as a manifest CSV (atomically: a crash never leaves half a file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for rec in records:
             writer.writerow(asdict(rec))
-    tmp.replace(path)
     return path
+
+
+# Files beside a manifest whose content is part of what the data is (the synthetic set's
+# ground truth changes with its rendering even where the manifest does not).
+_DIGESTED_NEIGHBOURS = ("ground_truth.jsonl",)
+
+
+def data_digest(data_dir: str | Path, subset: list[VideoRecord] | None = None) -> str:
+    """Content digest of a data folder, as run settings record it: the manifest's bytes, the
+    ground truth beside it (if any) and the size of every video file (-1 when missing), plus
+    the paths of ``subset`` when a run uses only some rows (the sample curriculum)."""
+    data_dir = Path(data_dir)
+    if data_dir.is_file():
+        data_dir = data_dir.parent
+    h = hashlib.sha256()
+    manifest = data_dir / MANIFEST_NAME
+    h.update(manifest.read_bytes() if manifest.is_file() else b"")
+    for name in _DIGESTED_NEIGHBOURS:
+        if (data_dir / name).is_file():
+            h.update((data_dir / name).read_bytes())
+    root = data_root(data_dir)
+    for rec in load_manifest(data_dir) if manifest.is_file() else []:
+        try:
+            size = rec.full_path(root).stat().st_size
+        except OSError:
+            size = -1
+        h.update(f"{rec.path}:{size};".encode())
+    if subset is not None:
+        h.update(("subset:" + "\n".join(r.path for r in subset)).encode())
+    return h.hexdigest()[:16]
 
 
 def _parse_row(row: dict, line: int) -> tuple[VideoRecord | None, list[str]]:

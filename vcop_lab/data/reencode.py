@@ -21,9 +21,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from vcop_lab.atomic import atomic_path
 from vcop_lab.data.manifest import MANIFEST_NAME, VideoRecord, load_manifest, write_manifest
 from vcop_lab.data.transforms import resize_frames
 from vcop_lab.errors import VcopError, VideoError
+from vcop_lab.runtime import worker_pool
 
 GOP = 8  # keyframe interval: a seek decodes at most 7 frames it does not need
 CRF = 18  # visually near-lossless at these sizes
@@ -45,52 +47,48 @@ def reencode_video(src: str | Path, dst: str | Path, size: tuple[int, int] = (12
 
     src, dst = Path(src), Path(dst)
     height, width = size
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.stem + ".part.mp4")
     rate = _frame_rate(fps)
     written = 0
-    try:
-        with av.open(str(src), metadata_errors="ignore") as inp, \
-                av.open(str(tmp), "w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=rate)
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p" if height % 2 == 0 and width % 2 == 0 else "yuv444p"
-            ctx = stream.codec_context
-            ctx.gop_size, ctx.max_b_frames, ctx.thread_count = GOP, 0, 1
-            stream.options = {"crf": str(CRF), "preset": "veryfast", "keyint_min": str(GOP),
-                              "sc_threshold": "0"}  # fixed GOP: no extra scene-cut keyframes
-            batch: list[np.ndarray] = []
+    with atomic_path(dst, keep_suffix=True, fsync=False) as tmp:
+        try:
+            with av.open(str(src), metadata_errors="ignore") as inp, \
+                    av.open(str(tmp), "w", format="mp4") as out:
+                stream = out.add_stream("libx264", rate=rate)
+                stream.width, stream.height = width, height
+                stream.pix_fmt = "yuv420p" if height % 2 == 0 and width % 2 == 0 else "yuv444p"
+                ctx = stream.codec_context
+                ctx.gop_size, ctx.max_b_frames, ctx.thread_count = GOP, 0, 1
+                stream.options = {"crf": str(CRF), "preset": "veryfast", "keyint_min": str(GOP),
+                                  "sc_threshold": "0"}  # fixed GOP: no extra scene-cut keyframes
+                batch: list[np.ndarray] = []
 
-            def flush() -> None:
-                nonlocal written
-                if not batch:
-                    return
-                frames = resize_frames(torch.from_numpy(np.stack(batch)), (height, width))
-                for rgb in frames.numpy():
-                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                    frame.pts, frame.time_base = written, 1 / rate
-                    out.mux(stream.encode(frame))
-                    written += 1
-                batch.clear()
+                def flush() -> None:
+                    nonlocal written
+                    if not batch:
+                        return
+                    frames = resize_frames(torch.from_numpy(np.stack(batch)), (height, width))
+                    for rgb in frames.numpy():
+                        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb),
+                                                           format="rgb24")
+                        frame.pts, frame.time_base = written, 1 / rate
+                        out.mux(stream.encode(frame))
+                        written += 1
+                    batch.clear()
 
-            for frame in inp.decode(video=0):
-                batch.append(frame.to_ndarray(format="rgb24"))
-                if len(batch) == _BATCH:
-                    flush()
-            flush()
-            out.mux(stream.encode())
-    except VcopError:
-        tmp.unlink(missing_ok=True)
-        raise
-    except Exception as exc:  # a decoder or encoder error on a damaged file
-        tmp.unlink(missing_ok=True)
-        raise VideoError(f"cannot re-encode ({type(exc).__name__}: {exc})", src,
-                         "remove the video from the manifest or re-run `vcop-lab prepare`"
-                         ) from None
-    if written == 0:
-        tmp.unlink(missing_ok=True)
-        raise VideoError("no frame decodes", src, "re-run `vcop-lab prepare`, which drops it")
-    tmp.replace(dst)
+                for frame in inp.decode(video=0):
+                    batch.append(frame.to_ndarray(format="rgb24"))
+                    if len(batch) == _BATCH:
+                        flush()
+                flush()
+                out.mux(stream.encode())
+        except VcopError:
+            raise
+        except Exception as exc:  # a decoder or encoder error on a damaged file
+            raise VideoError(f"cannot re-encode ({type(exc).__name__}: {exc})", src,
+                             "remove the video from the manifest or re-run `vcop-lab prepare`"
+                             ) from None
+        if written == 0:
+            raise VideoError("no frame decodes", src, "re-run `vcop-lab prepare`, which drops it")
     return written
 
 
@@ -128,7 +126,6 @@ def reencode_dataset(manifest_path: str | Path, out_dir: str | Path,
     fail are reported together in one VideoError after all others are done.
     """
     from vcop_lab.data.manifest import data_root
-    from vcop_lab.prepare import worker_pool
 
     manifest_path = Path(manifest_path)
     records = load_manifest(manifest_path)
@@ -146,7 +143,7 @@ def reencode_dataset(manifest_path: str | Path, out_dir: str | Path,
             results[path] = _reencode_task(*job)
             bar.update()
     else:
-        with worker_pool(workers) as pool:
+        with worker_pool(workers, preload=("vcop_lab.data.video",)) as pool:
             futures = {pool.submit(_reencode_task, *job): path for path, job in jobs.items()}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()

@@ -1,4 +1,4 @@
-"""Backbones (C3D, R3D, R(2+1)D) and the clip order prediction head."""
+"""Backbones (C3D, R3D, R(2+1)D), the clip order prediction head and the action classifier."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from .backbones import (
     set_frozen_bn_eval,
     stage_modules,
 )
+from .classifier import ActionClassifier
 from .vcop_head import VCOPN, permutations_for
 
 __all__ = [
     "ARCHS",
+    "ActionClassifier",
     "STAGES",
     "VCOPN",
     "build_backbone",

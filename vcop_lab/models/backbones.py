@@ -107,22 +107,25 @@ class Backbone(nn.Module):
 
     feature_dim: int
 
-    def forward(self, x: torch.Tensor, return_stages: bool = False):
+    def forward(self, x: torch.Tensor, return_stages: bool = False, until: str = "conv5"):
         """Encode clips ``(N, 3, T, H, W)`` into ``(N, feature_dim)`` features.
 
         With ``return_stages=True`` returns ``(feature, {"conv1": act, ..., "conv5": act})``,
-        the output activation of every stage.
+        the output activation of every stage. ``until`` stops after that stage (the deeper
+        stages cost nothing when only shallow activations are wanted); the feature is then
+        None.
         """
         if x.dim() != 5 or x.shape[1] != 3:
             raise SettingsError(f"expected a batch of clips shaped (N, 3, T, H, W), "
                                 f"got {tuple(x.shape)}",
                                 fix="stack RGB clips as (batch, channels, frames, height, width)")
         stages: dict[str, torch.Tensor] = {}
-        for name in STAGES:
+        for name in STAGES[:STAGES.index(until) + 1]:
             x = getattr(self, name)(x)
             if return_stages:
                 stages[name] = x
-        feature = x.mean(dim=(2, 3, 4))  # global average pool over time and space
+        # global average pool over time and space
+        feature = x.mean(dim=(2, 3, 4)) if until == STAGES[-1] else None
         return (feature, stages) if return_stages else feature
 
     def train(self, mode: bool = True) -> Backbone:

@@ -1,5 +1,7 @@
 """Video question answering (the paper's Table VI): ActivityNet-QA, a synthetic QA set with
-the same question types, GloVe question words, and training of the E-SA model."""
+the same question types and GloVe question words (this package's data parts, re-exported
+here); the training of E-SA is in :mod:`vcop_lab.qa.train`, the experiments in
+:mod:`vcop_lab.qa.run`."""
 
 from __future__ import annotations
 
@@ -15,12 +17,10 @@ from .activitynet import (
     majority_baseline,
     per_type_accuracy,
 )
-from .glove import DEFAULT_GLOVE_PATH, Vocabulary, embedding_matrix, load_glove, tokenize
+from .glove import Vocabulary, embedding_matrix, load_glove, tokenize
 from .synthetic_qa import by_split, make_synthetic_qa
-from .train import load_esa, predict, save_esa, train_esa
 
 __all__ = [
-    "DEFAULT_GLOVE_PATH",
     "TYPE_COLUMNS",
     "TYPE_NAMES",
     "AnswerVocabulary",
@@ -32,13 +32,9 @@ __all__ = [
     "embedding_matrix",
     "filter_to_available",
     "load_activitynet_qa",
-    "load_esa",
     "load_glove",
     "majority_baseline",
     "make_synthetic_qa",
     "per_type_accuracy",
-    "predict",
-    "save_esa",
     "tokenize",
-    "train_esa",
 ]

@@ -9,17 +9,21 @@ YouTube videos named ``v_<video_name>.mp4`` in ActivityNet.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vcop_lab.atomic import atomic_path
+from vcop_lab.data.splits import manifests_dir
 from vcop_lab.errors import ManifestError, VcopError
 
-REALDATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "realdata"
-DEFAULT_ACTIVITYNET_QA_DIR = REALDATA_DIR / "activitynet_qa"
 SPLITS = ("train", "val", "test")
+# The shipped index of the ActivityNet-QA videos (under data_manifests/): prepare works from
+# it when the question files are not given.
+QA_INDEX = "activitynet_qa/videos.csv"
 
 TYPE_NAMES = {
     0: "Motion",
@@ -91,9 +95,7 @@ def _read_json_list(path: Path, keys: tuple[str, ...]) -> list[dict]:
     return data
 
 
-def load_activitynet_qa(
-    split: str, qa_dir: str | Path = DEFAULT_ACTIVITYNET_QA_DIR
-) -> list[QAItem]:
+def load_activitynet_qa(split: str, qa_dir: str | Path) -> list[QAItem]:
     """The QA pairs of one split (``train``, ``val`` or ``test``), in the questions file's order."""
     if split not in SPLITS:
         raise VcopError(f"unknown split {split!r}", fix=f"use one of {', '.join(SPLITS)}")
@@ -195,7 +197,7 @@ def filter_to_available(
 def per_type_accuracy(
     type_codes: Sequence[int], correct: Sequence[bool]
 ) -> dict[str, float | None]:
-    """Accuracy in percent per Table VI column; ``None`` where no question has that type.
+    """Accuracy (a fraction) per Table VI column; ``None`` where no question has that type.
 
     ``Free`` pools codes 3-8, ``All`` every question.
     """
@@ -208,7 +210,7 @@ def per_type_accuracy(
         for column in columns:
             totals[column] += 1
             hits[column] += bool(ok)
-    return {c: (100.0 * hits[c] / totals[c] if totals[c] else None) for c in TYPE_COLUMNS}
+    return {c: (hits[c] / totals[c] if totals[c] else None) for c in TYPE_COLUMNS}
 
 
 def answer_distribution(items: Sequence[QAItem]) -> dict[str, dict[str, int]]:
@@ -241,32 +243,58 @@ def majority_baseline(
     return per_type_accuracy(codes, correct)
 
 
-def activitynet_qa_manifest(realdata_dir: str | Path = REALDATA_DIR) -> dict[str, dict]:
-    """One row per ActivityNet-QA video: ``{video_name: {video_name, file_name, split,
-    num_questions}}`` over all three splits, in split then first-appearance order.
-
-    ``realdata_dir`` is the folder holding ``activitynet_qa/`` (or that folder itself).
-    """
-    root = Path(realdata_dir)
-    qa_dir = root / "activitynet_qa" if (root / "activitynet_qa").is_dir() else root
-    rows: dict[str, dict] = {}
+def load_qa_questions(qa_dir: str | Path) -> dict[str, tuple[str, list[str]]]:
+    """ActivityNet-QA videos from ``{train,val,test}_q.json``: video name -> (split, question
+    ids), in split then first-appearance order. A video in two splits is an error."""
+    qa_dir = Path(qa_dir)
+    videos: dict[str, tuple[str, list[str]]] = {}
     for split in SPLITS:
         path = qa_dir / f"{split}_q.json"
         for q in _read_json_list(path, ("video_name", "question", "question_id")):
-            name = q["video_name"]
-            row = rows.get(name)
-            if row is None:
-                row = rows[name] = {
-                    "video_name": name,
-                    "file_name": video_file_stem(name) + ".mp4",
-                    "split": split,
-                    "num_questions": 0,
-                }
-            elif row["split"] != split:
-                raise ManifestError(
-                    f"video {name} appears in both {row['split']} and {split}",
-                    path=path,
-                    fix="use the official split files",
-                )
-            row["num_questions"] += 1
-    return rows
+            name = str(q["video_name"])
+            entry = videos.setdefault(name, (split, []))
+            if entry[0] != split:
+                raise ManifestError(f"video {name} appears in both {entry[0]} and {split}",
+                                    path=path, fix="use the official split files")
+            entry[1].append(str(q["question_id"]))
+    return videos
+
+
+def activitynet_qa_manifest(qa_dir: str | Path) -> dict[str, dict]:
+    """One row per ActivityNet-QA video: ``{video_name: {video_name, file_name, split,
+    num_questions}}`` over all three splits, in split then first-appearance order.
+
+    ``qa_dir`` is the folder of the question files, or a folder holding ``activitynet_qa/``.
+    """
+    root = Path(qa_dir)
+    videos = load_qa_questions(root / "activitynet_qa" if (root / "activitynet_qa").is_dir()
+                               else root)
+    return {name: {"video_name": name, "file_name": video_file_stem(name) + ".mp4",
+                   "split": split, "num_questions": len(ids)}
+            for name, (split, ids) in videos.items()}
+
+
+def read_qa_index(path: str | Path | None = None) -> dict[str, tuple[str, int]]:
+    """The shipped ActivityNet-QA index: video id -> (split, number of questions)."""
+    path = Path(path) if path is not None else manifests_dir() / QA_INDEX
+    if not path.is_file():
+        raise ManifestError("ActivityNet-QA video index not found", path,
+                            "pass --qa-dir with the ActivityNet-QA question files")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        try:
+            return {row["video_id"]: (row["split"], int(row["num_questions"]))
+                    for row in csv.DictReader(f)}
+        except (KeyError, ValueError) as exc:
+            raise ManifestError(f"bad row ({exc})", path,
+                                "regenerate it with write_qa_index()") from None
+
+
+def write_qa_index(qa_dir: str | Path, path: str | Path) -> Path:
+    """Write the compact index (video_id, split, num_questions, file_name) of the QA files."""
+    videos = load_qa_questions(qa_dir)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["video_id", "split", "num_questions", "file_name"])
+        for vid in sorted(videos, key=lambda v: (SPLITS.index(videos[v][0]), v)):
+            writer.writerow([vid, videos[vid][0], len(videos[vid][1]), f"v_{vid}.mp4"])
+    return Path(path)

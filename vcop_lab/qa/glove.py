@@ -1,8 +1,7 @@
 """Question words: tokenising, a word vocabulary, and GloVe vectors for it.
 
 GloVe ships as plain text, one word per line followed by its vector, values separated by
-single spaces (``the 0.418 0.24968 ...``). The paper uses the 300-d vectors; the 50-d subset in
-``../shared/realdata/glove`` is the default here because it is small.
+single spaces (``the 0.418 0.24968 ...``). The paper uses the 300-d vectors.
 """
 
 from __future__ import annotations
@@ -16,10 +15,6 @@ import numpy as np
 import torch
 
 from vcop_lab.errors import VcopError
-
-# ../shared/realdata relative to the repository root (vcop_lab/qa/glove.py -> parents[3]).
-REALDATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "realdata"
-DEFAULT_GLOVE_PATH = REALDATA_DIR / "glove" / "glove.6B.50d.activitynetqa_vocab.txt"
 
 PAD, UNK = "<pad>", "<unk>"
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -35,7 +30,7 @@ def tokenize(question: str) -> list[str]:
 
 
 def load_glove(
-    path: str | Path = DEFAULT_GLOVE_PATH, vocab: set[str] | None = None
+    path: str | Path, vocab: set[str] | None = None
 ) -> tuple[list[str], np.ndarray]:
     """Read a GloVe text file -> ``(words, vectors)`` with ``vectors`` float32 of shape (n, dim).
 
@@ -49,7 +44,7 @@ def load_glove(
             "GloVe file not found",
             path=path,
             fix="pass the path of a GloVe text file such as glove.6B.300d.txt "
-            "(https://nlp.stanford.edu/projects/glove/) or one in ../shared/realdata/glove/",
+            "(https://nlp.stanford.edu/projects/glove/)",
         )
     words: list[str] = []
     rows: list[list[float]] = []

@@ -8,15 +8,18 @@ width), or gives E-SA zeros instead (``question-only``: what the questions alone
 away), trains E-SA on the training questions (validation questions are carved from training
 videos), and tests it. Ask the questions on the ``qa`` style of the synthetic set (see
 :mod:`vcop_lab.data.synthetic`): it keeps the look the networks were pretrained on.
-Into the run folder it writes:
+A run goes through the run contract (:mod:`vcop_lab.runs`), into ``out`` or into the folder
+named from its settings under ``runs``. Into the run folder it writes:
 
-- ``metrics.json``: test accuracy per Table VI column in percent (``test_acc``), the
-  majority-answer baseline on the same questions, question counts per type and split, a
-  summary of the answer distribution, and every setting (checkpoint path and hash, arch,
-  width, feature size, clips, epochs, minutes);
-- ``esa.pt``: the trained model (:func:`~vcop_lab.qa.train.load_esa`);
+- ``run.json``: the settings (data digest, checkpoint hash, arch, profile values, GloVe, seed,
+  epochs);
+- ``best.pt``: the trained model (:func:`~vcop_lab.qa.train.load_esa`), ``last.pt`` and
+  ``history.json`` of its training (:func:`vcop_lab.train.fit`);
 - ``test_items.json``: the test questions, to show examples later (:func:`load_videoqa`);
-- ``features/``: the feature cache (keyed by the checkpoint's content hash and all settings).
+- ``features/``: the feature cache (keyed by the checkpoint's content hash and all settings);
+- last, ``metrics.json``: test accuracy per Table VI column as fractions (``test_acc``), the
+  majority-answer baseline on the same questions, question counts per type and split, a
+  summary of the answer distribution, and every setting.
 
 :func:`activitynet_videoqa` runs the same on real ActivityNet-QA videos,
 :func:`compare_feature_sources` runs one checkpoint after another (reusing finished runs),
@@ -37,19 +40,21 @@ from pathlib import Path
 
 import torch
 
-from vcop_lab.checkpoint import file_hash
+from vcop_lab.atomic import write_json_atomic
+from vcop_lab.checkpoint import RANDOM, checkpoint_hash, is_random
+from vcop_lab.data.datasets import display_frames
 from vcop_lab.data.manifest import (
     MANIFEST_NAME,
     VideoRecord,
     class_names,
+    data_digest,
     data_root,
     load_manifest,
 )
 from vcop_lab.data.sampling import eval_clip_starts, parse_setting
 from vcop_lab.data.synthetic import load_ground_truth
-from vcop_lab.data.video import read_frames
-from vcop_lab.errors import CheckpointError, SettingsError, VcopError
-from vcop_lab.features import FeatureSet, extract_features
+from vcop_lab.errors import SettingsError, VcopError
+from vcop_lab.evaluate.features import FeatureSet, extract_features
 from vcop_lab.models.backbones import build_backbone
 from vcop_lab.profiles import Profile, get_profile
 from vcop_lab.qa.activitynet import (
@@ -62,20 +67,21 @@ from vcop_lab.qa.activitynet import (
     load_activitynet_qa,
     video_file_stem,
 )
-from vcop_lab.qa.glove import DEFAULT_GLOVE_PATH
 from vcop_lab.qa.synthetic_qa import by_split, make_synthetic_qa
-from vcop_lab.qa.train import load_esa, predict, save_esa, train_esa
+from vcop_lab.qa.train import load_esa, predict, train_esa
+from vcop_lab.runs import Run, run_dir, run_or_reuse
 from vcop_lab.runtime import pick_device
 
-RANDOM = "random"
 # The "feature source" without a video: every clip feature is zero, so E-SA answers from the
 # question alone. What it scores is what a set's questions give away without looking.
 QUESTION_ONLY = "question-only"
 METRICS_NAME = "metrics.json"
-MODEL_NAME = "esa.pt"
+MODEL_NAME = "best.pt"
 ITEMS_NAME = "test_items.json"
 # Bump when a run's protocol changes, so that older finished runs are not reused.
-RUN_VERSION = 1
+RUN_VERSION = 2
+# A GloVe text file given by the environment when no --glove is passed.
+GLOVE_ENV = "VCOP_LAB_GLOVE"
 # ActivityNet-QA with too few videos for its three splits: E-SA is trained this many epochs on
 # the available questions and tested on the same ones (the format is shown, not accuracy).
 FORMAT_CHECK_EPOCHS = 20
@@ -86,37 +92,36 @@ MAX_PREDICTIONS = 200  # questions listed with their predicted answer in metrics
 
 
 def _glove_path(glove) -> Path | None:
-    """None: the shipped 50-d GloVe file when present, else word vectors trained from scratch;
-    False or "none": from scratch; otherwise the given GloVe text file."""
+    """None: the GloVe text file named by ``$VCOP_LAB_GLOVE`` when set, else word vectors
+    trained from scratch; False or "none": from scratch; otherwise the given GloVe file."""
     if glove is False or (isinstance(glove, str) and glove.lower() == "none"):
         return None
     if glove is None:
-        return DEFAULT_GLOVE_PATH if DEFAULT_GLOVE_PATH.is_file() else None
+        env = os.environ.get(GLOVE_ENV)
+        return Path(env) if env else None
     return Path(glove)
 
 
 def _checkpoint_identity(checkpoint) -> tuple[str, str]:
     """(path or "random" or "question-only", content hash or the same word)."""
-    if checkpoint is None or str(checkpoint) == RANDOM:
+    if is_random(checkpoint):
         return RANDOM, RANDOM
     if str(checkpoint) == QUESTION_ONLY:
         return QUESTION_ONLY, QUESTION_ONLY
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise CheckpointError("checkpoint not found", path,
-                              "check the path, or pass `random` for random initialisation "
-                              f"(`{QUESTION_ONLY}` for no video at all)")
-    return str(path.resolve()), file_hash(path)
+    return str(Path(checkpoint).resolve()), checkpoint_hash(checkpoint)
 
 
-def _settings(task: str, data, ckpt_hash: str, arch: str, prof: Profile, glove: Path | None,
-              seed: int, epochs: int) -> dict:
-    """What a finished run's results depend on; equal settings mean the run can be reused."""
-    return {"version": RUN_VERSION, "task": task, "data": str(Path(data).resolve()),
-            "checkpoint_hash": ckpt_hash, "arch": arch, "width": prof.width,
-            "profile": prof.name, "num_clips": prof.qa_clips, "layer": "global",
+def videoqa_settings(task: str, data, ckpt_hash: str, arch: str, prof: Profile,
+                     glove: Path | None, seed: int, epochs: int, extra: dict | None = None
+                     ) -> dict:
+    """What a VideoQA run's result depends on: the settings of the run contract."""
+    return {"kind": "videoqa", "format": RUN_VERSION, "task": task, "init": ckpt_hash,
+            "data": data_digest(data), "checkpoint_hash": ckpt_hash, "arch": arch,
+            "width": prof.width, "profile": prof.name, "num_clips": prof.qa_clips,
+            "cl": parse_setting(prof.setting).cl, "crop": prof.crop, "layer": "global",
             "epochs": epochs, "hidden": prof.qa_hidden,
-            "glove": None if glove is None else str(Path(glove).resolve()), "seed": seed}
+            "glove": None if glove is None else str(Path(glove).resolve()), "seed": seed,
+            **(extra or {})}
 
 
 def _type_counts(items: Sequence[QAItem]) -> dict[str, int]:
@@ -171,33 +176,27 @@ def _clip_features(data: Path, records: Sequence[VideoRecord], checkpoint, arch:
         video_ids=torch.arange(len(records)), class_names=names,
         num_frames=[r.num_frames for r in records], root=Path(data),
         meta={"checkpoint": QUESTION_ONLY, "arch": arch, "layer": "global",
-              "cl": parse_setting(prof.setting).cl, "cache": "off"})
-
-
-def _write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+              "cl": parse_setting(prof.setting).cl, "resize": list(prof.resize),
+              "crop": prof.crop, "cache": "off"})
 
 
 def _train_and_report(train, val, test, fs: FeatureSet, *, out: Path, glove: Path | None,
                       prof: Profile, epochs: int, seed: int, device, progress: bool,
-                      settings: dict, extra: dict, t0: float, t_features: float) -> dict:
-    """Train E-SA, save it, and write ``metrics.json``; returns the metrics."""
+                      settings: dict, extra: dict, t0: float, t_features: float,
+                      resume: bool = False) -> dict:
+    """Train E-SA into ``out`` (its ``best.pt``) and return the metrics."""
     names = {item.video_name for split in (train, val, test) for item in split}
     dev = pick_device(device)
-    model, result = train_esa(train, val, test, _features_by_video(fs, names), glove,
-                              epochs=epochs, hidden=prof.qa_hidden, seed=seed, device=dev,
-                              progress=progress)
+    _, result = train_esa(train, val, test, _features_by_video(fs, names), glove,
+                          epochs=epochs, hidden=prof.qa_hidden, seed=seed, device=dev,
+                          progress=progress, out_dir=out, resume=resume)
     t_train = time.perf_counter()
-    save_esa(model, out / MODEL_NAME)
-    _write_json(out / ITEMS_NAME, [asdict(item) for item in test])
+    write_json_atomic(out / ITEMS_NAME, [asdict(item) for item in test])
     meta = fs.meta
     metrics = {
         "test_acc": result["test"], "val_acc": result["val"],
         "majority_baseline": result["majority_baseline"],
-        "units": "accuracy in percent per Table VI column (None: no question of that type)",
+        "units": "accuracy as a fraction per Table VI column (None: no question of that type)",
         "counts": {"train": _type_counts(train), "val": _type_counts(val),
                    "test": _type_counts(test)},
         "answers": _answer_summary(train),
@@ -213,104 +212,88 @@ def _train_and_report(train, val, test, fs: FeatureSet, *, out: Path, glove: Pat
         "num_answers": result["num_answers"], "vocab_size": result["vocab_size"],
         "answer_coverage": result["answer_coverage"],
         "train_items_outside_vocabulary": result["train_items_outside_vocabulary"],
-        "device": str(dev),
+        "device": str(dev), "amp": result["amp"],
         "minutes": {"features": (t_features - t0) / 60, "training": (t_train - t_features) / 60,
                     "total": (time.perf_counter() - t0) / 60},
-        "model": MODEL_NAME, "settings": settings,
+        "model": MODEL_NAME,
     }
-    _write_json(out / METRICS_NAME, metrics)
-    return json.loads(json.dumps(metrics, default=str))  # what a later read gives back
+    return metrics
 
 
 # ----------------------------------------------------------------------------- synthetic
 
 
-def videoqa(data: str | Path, out: str | Path, checkpoint: str | Path = RANDOM,
+def videoqa(data: str | Path, out: str | Path | None = None, checkpoint: str | Path = RANDOM,
             arch: str | None = None, profile: str | Profile = "teaching", glove=None,
             seed: int = 0, device: str | None = None, cache_dir: str | Path | None = None,
-            progress: bool = True) -> dict:
+            progress: bool = True, runs: str | Path | None = None, resume: bool = False,
+            force: bool = False) -> Run:
     """VideoQA on a synthetic data folder with the features of ``checkpoint``, ``"random"``
     (a random initialisation) or ``"question-only"`` (zeros: no video at all).
 
     Questions come from ``data/ground_truth.jsonl`` (:func:`make_synthetic_qa` with ``seed``);
     features are the global features of ``profile.qa_clips`` clips per video
-    (:func:`~vcop_lab.features.extract_features`, cached in ``cache_dir``, default
+    (:func:`~vcop_lab.evaluate.features.extract_features`, cached in ``cache_dir``, default
     ``out/features``); E-SA trains ``profile.qa_epochs`` epochs with ``profile.qa_hidden``
-    units. ``glove``: a GloVe text file; None uses the shipped 50-d file when present, False
-    trains word vectors from scratch. Writes ``out/metrics.json`` (see the module docstring)
-    and ``out/esa.pt``, and returns the metrics.
+    units. ``glove``: a GloVe text file; None uses ``$VCOP_LAB_GLOVE`` when set, False
+    trains word vectors from scratch. The run goes into ``out``, or into the folder named
+    from its settings under ``runs``; a finished run with the same settings is read back.
+    Returns the metrics (see the module docstring).
 
     Raises:
         CheckpointError: a missing checkpoint, or one of another architecture or width.
         ManifestError, VideoError, SettingsError: bad data or settings.
     """
-    t0 = time.perf_counter()
     prof = get_profile(profile)
     arch = arch or prof.arch
-    data, out = Path(data), Path(out)
+    data = Path(data)
     glove_path = _glove_path(glove)
     ckpt_path, ckpt_hash = _checkpoint_identity(checkpoint)
-    items = make_synthetic_qa(load_ground_truth(data), seed=seed)
-    splits = by_split(items)
-    fs = _clip_features(data, load_manifest(data), checkpoint, arch, prof,
-                        cache_dir or out / "features", device, seed, progress)
-    settings = _settings("synthetic", data, ckpt_hash, arch, prof, glove_path, seed,
-                         prof.qa_epochs)
-    extra = {"task": "synthetic", "checkpoint": ckpt_path, "data": str(data),
-             "feature_data": str(data), "feature_cache_dir": str(cache_dir or out / "features")}
-    return _train_and_report(splits["train"], splits["val"], splits["test"], fs, out=out,
-                             glove=glove_path, prof=prof, epochs=prof.qa_epochs, seed=seed,
-                             device=device, progress=progress, settings=settings, extra=extra,
-                             t0=t0, t_features=time.perf_counter())
+    settings = videoqa_settings("synthetic", data, ckpt_hash, arch, prof, glove_path, seed,
+                                prof.qa_epochs)
+    out = Path(out) if out is not None else run_dir(_runs_root(runs), settings)
+
+    def train(resume_now: bool) -> dict:
+        t0 = time.perf_counter()
+        splits = by_split(make_synthetic_qa(load_ground_truth(data), seed=seed))
+        cache = Path(cache_dir) if cache_dir is not None else out / "features"
+        fs = _clip_features(data, load_manifest(data), checkpoint, arch, prof, cache, device,
+                            seed, progress)
+        extra = {"task": "synthetic", "checkpoint": ckpt_path, "data": str(data),
+                 "feature_data": str(data), "feature_cache_dir": str(cache)}
+        return _train_and_report(splits["train"], splits["val"], splits["test"], fs, out=out,
+                                 glove=glove_path, prof=prof, epochs=prof.qa_epochs, seed=seed,
+                                 device=device, progress=progress, settings=settings,
+                                 extra=extra, t0=t0, t_features=time.perf_counter(),
+                                 resume=resume_now)
+
+    return run_or_reuse(out, settings, train, resume=resume, force=force, progress=progress,
+                        what="VideoQA run")
 
 
-def _reusable(run_dir: Path, settings: dict) -> dict | None:
-    """The metrics of a finished run in ``run_dir`` made with ``settings``, else None."""
-    path = run_dir / METRICS_NAME
-    if not (path.is_file() and (run_dir / MODEL_NAME).is_file()):
-        return None
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
-    return metrics if metrics.get("settings") == settings else None
+def _runs_root(runs) -> Path:
+    if runs is None:
+        raise SettingsError("VideoQA needs an output folder",
+                            fix="pass out=RUN_DIR, or runs=ROOT to name it from the settings")
+    return Path(runs)
 
 
-def compare_feature_sources(data: str | Path, out_root: str | Path,
+def compare_feature_sources(data: str | Path, runs: str | Path,
                             sources: Mapping[str, str | Path], arch: str | None = None,
                             profile: str | Profile = "teaching", glove=None, seed: int = 0,
                             device: str | None = None, progress: bool = True,
-                            ) -> dict[str, dict]:
+                            ) -> dict[str, Run]:
     """:func:`videoqa` with the features of each source, ``{name: checkpoint, "random" or
-    "question-only"}``.
+    "question-only"}``, on the same questions, budget and seed.
 
-    Each runs into ``out_root/<name>``; a finished run there with the same settings (the
-    checkpoint's content hash included) is read back instead of re-run, one with other
-    settings is replaced. Returns ``{name: metrics}`` and writes the per-type test accuracy
-    and the majority baseline of every source to ``out_root/feature_sources.json``.
+    Each runs under ``runs`` in the folder its settings name; a finished run with the same
+    settings (the checkpoint's content hash included) is read back instead of re-run.
+    Returns ``{name: metrics}``.
     """
-    prof = get_profile(profile)
-    arch = arch or prof.arch
-    out_root = Path(out_root)
-    results = {}
-    for name, checkpoint in sources.items():
-        run_dir = out_root / name
-        _, ckpt_hash = _checkpoint_identity(checkpoint)
-        wanted = _settings("synthetic", data, ckpt_hash, arch, prof, _glove_path(glove), seed,
-                           prof.qa_epochs)
-        metrics = _reusable(run_dir, wanted)
-        if metrics is not None:
-            if progress:
-                print(f"{name}: reusing the finished run in {run_dir}")
-        else:
-            metrics = videoqa(data, run_dir, checkpoint, arch=arch, profile=prof, glove=glove,
-                              seed=seed, device=device, progress=progress)
-        results[name] = metrics
-    _write_json(out_root / "feature_sources.json",
-                {name: {"checkpoint": m["checkpoint"], "test_acc": m["test_acc"],
-                        "majority_baseline": m["majority_baseline"]}
-                 for name, m in results.items()})
-    return results
+    return {name: videoqa(data, checkpoint=checkpoint, arch=arch, profile=profile,
+                          glove=glove, seed=seed, device=device, progress=progress,
+                          runs=runs)
+            for name, checkpoint in sources.items()}
 
 
 def table_vi(results: Mapping[str, dict], baseline: str = "majority answer",
@@ -329,9 +312,9 @@ def summary_line(metrics: dict) -> str:
               else Path(metrics["checkpoint"]).name)
     test = metrics["counts"]["test"]["All"]
     return (f"VideoQA ({metrics['task']}, {metrics['arch']} features from {source}): "
-            f"All {metrics['test_acc']['All']:.1f}% against "
-            f"{metrics['majority_baseline']['All']:.1f}% for the majority answer per type, "
-            f"{test} test questions; per type in {METRICS_NAME}")
+            f"All {100 * metrics['test_acc']['All']:.1f}% against "
+            f"{100 * metrics['majority_baseline']['All']:.1f}% for the majority answer per "
+            f"type, {test} test questions; per type in {METRICS_NAME}")
 
 
 # ----------------------------------------------------------------------------- ActivityNet-QA
@@ -342,7 +325,7 @@ def _prepared_folder(video_dir: Path, qa_dir: Path, out: Path, prof: Profile,
     """``video_dir`` when it holds a manifest already, else the folder ``prepare`` writes."""
     if (video_dir / MANIFEST_NAME).is_file():
         return video_dir
-    from vcop_lab.prepare import prepare  # heavy (process pools): only here
+    from vcop_lab.data.prepare import prepare  # heavy (process pools): only here
 
     prepared = out / "prepared"
     prepare("activitynet-qa", video_dir, prepared, setting=prof.setting, workers=1,
@@ -382,7 +365,8 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
                         checkpoint: str | Path = RANDOM, arch: str | None = None,
                         profile: str | Profile = "teaching", glove=None, seed: int = 0,
                         device: str | None = None, cache_dir: str | Path | None = None,
-                        epochs: int | None = None, progress: bool = True) -> dict:
+                        epochs: int | None = None, progress: bool = True,
+                        resume: bool = False, force: bool = False) -> Run:
     """VideoQA on the ActivityNet-QA questions of the videos at hand.
 
     ``video_dir`` is a folder of ``v_<id>.mp4`` files (prepared here with
@@ -396,7 +380,6 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
     not how accurate anything is. Writes ``out/metrics.json`` (as :func:`videoqa`, plus
     ``questions`` found/missing and the test questions with their predicted answers).
     """
-    t0 = time.perf_counter()
     prof = get_profile(profile)
     arch = arch or prof.arch
     video_dir, qa_dir, out = Path(video_dir), Path(qa_dir), Path(out)
@@ -419,8 +402,6 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
         raise VcopError(f"none of the {len(records)} prepared videos has ActivityNet-QA "
                         "questions", prepared / MANIFEST_NAME,
                         "pass the folder of ActivityNet v_<id>.mp4 videos the questions are about")
-    fs = _clip_features(_feature_folder(prepared, records, out), records, checkpoint, arch,
-                        prof, cache_dir or out / "features", device, seed, progress)
     if all(found[s] for s in SPLITS):
         protocol, n_epochs = "official splits: train, best epoch on val, tested on test", (
             epochs or prof.qa_epochs)
@@ -430,25 +411,34 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
                     "the same questions (shows the pipeline works, not accuracy)")
         n_epochs = epochs or FORMAT_CHECK_EPOCHS
         train = val = test = [i for s in SPLITS for i in found[s]]
-    settings = _settings("activitynet-qa", prepared, ckpt_hash, arch, prof, glove_path, seed,
-                         n_epochs)
-    extra = {"task": "activitynet-qa", "checkpoint": ckpt_path, "protocol": protocol,
-             "questions": questions, "data": str(video_dir), "qa_dir": str(qa_dir),
-             "prepared": str(prepared), "feature_data": str(fs.root),
-             "feature_cache_dir": str(cache_dir or out / "features")}
-    metrics = _train_and_report(train, val, test, fs, out=out, glove=glove_path, prof=prof,
-                                epochs=n_epochs, seed=seed, device=device, progress=progress,
-                                settings=settings, extra=extra, t0=t0,
-                                t_features=time.perf_counter())
-    # The questions with their predicted answers, to read through (a few hundred at most).
-    model = load_esa(out / MODEL_NAME)
-    shown = test[:MAX_PREDICTIONS]
-    preds = predict(model, shown, _features_by_video(fs, {i.video_name for i in shown}))
-    metrics["predictions"] = [
-        {"question_id": i.question_id, "type": TYPE_NAMES[i.type_code], "question": i.question,
-         "answer": i.answer, "predicted": p} for i, (p, _) in zip(shown, preds)]
-    _write_json(out / METRICS_NAME, metrics)
-    return metrics
+    settings = videoqa_settings("activitynet-qa", prepared, ckpt_hash, arch, prof, glove_path,
+                                seed, n_epochs, extra={"questions": questions["found"]})
+
+    def run(resume_now: bool) -> dict:
+        t0 = time.perf_counter()
+        cache = Path(cache_dir) if cache_dir is not None else out / "features"
+        fs = _clip_features(_feature_folder(prepared, records, out), records, checkpoint, arch,
+                            prof, cache, device, seed, progress)
+        extra = {"task": "activitynet-qa", "checkpoint": ckpt_path, "protocol": protocol,
+                 "questions": questions, "data": str(video_dir), "qa_dir": str(qa_dir),
+                 "prepared": str(prepared), "feature_data": str(fs.root),
+                 "feature_cache_dir": str(cache)}
+        metrics = _train_and_report(train, val, test, fs, out=out, glove=glove_path, prof=prof,
+                                    epochs=n_epochs, seed=seed, device=device,
+                                    progress=progress, settings=settings, extra=extra, t0=t0,
+                                    t_features=time.perf_counter(), resume=resume_now)
+        # The questions with their predicted answers, to read through (a few hundred at most).
+        model = load_esa(out / MODEL_NAME)
+        shown = test[:MAX_PREDICTIONS]
+        preds = predict(model, shown, _features_by_video(fs, {i.video_name for i in shown}))
+        metrics["predictions"] = [
+            {"question_id": i.question_id, "type": TYPE_NAMES[i.type_code],
+             "question": i.question, "answer": i.answer, "predicted": p}
+            for i, (p, _) in zip(shown, preds, strict=True)]
+        return metrics
+
+    return run_or_reuse(out, settings, run, resume=resume, force=force, progress=progress,
+                        what="VideoQA run")
 
 
 # ----------------------------------------------------------------------------- examples
@@ -507,19 +497,17 @@ def qa_examples(model, items: Sequence[QAItem], features: FeatureSet, data_dir: 
     stems = {Path(p).stem: k for k, p in enumerate(features.paths)}
     root = data_root(data_dir)
     cl = int(features.meta.get("cl") or 1)
+    rh, rw = features.meta.get("resize") or (128, 171)  # the profile's frame shape
+    size = (height, max(2, round(height * rw / rh / 2) * 2))
     examples = []
-    for item, (predicted, weights) in zip(chosen, preds):
+    for item, (predicted, weights) in zip(chosen, preds, strict=True):
         k = row.get(item.video_name, stems.get(video_file_stem(item.video_name)))
         num_frames = features.num_frames[k]
         starts = eval_clip_starts(num_frames, cl, features.num_clips)
-        frames = read_frames(root / features.paths[k], [s + cl // 2 for s in starts],
-                             num_frames=num_frames)
-        h, w = frames.shape[1:3]
-        size = (height, max(2, round(height * w / h / 2) * 2))
-        thumbs = torch.nn.functional.interpolate(
-            frames.permute(0, 3, 1, 2).float(), size=size, mode="area").round().byte()
+        thumbs = display_frames(root / features.paths[k], [s + cl // 2 for s in starts], size,
+                                num_frames=num_frames)
         examples.append({
-            "frames_thumbs": [t.permute(1, 2, 0).numpy() for t in thumbs],
+            "frames_thumbs": [frame.numpy() for frame in thumbs],
             "weights": weights.tolist(),
             "question": f"{item.question.rstrip('?')}? ({TYPE_NAMES[item.type_code]})",
             "predicted": predicted, "truth": item.answer})
@@ -527,19 +515,6 @@ def qa_examples(model, items: Sequence[QAItem], features: FeatureSet, data_dir: 
 
 
 # ----------------------------------------------------------------------------- command line
-
-
-def videoqa_cli(args) -> int:
-    """``vcop-lab videoqa``: ActivityNet-QA when ``--activitynet-qa`` is given (``--data``
-    then holds the videos), else the synthetic set in ``--data``."""
-    common = dict(checkpoint=args.checkpoint, arch=args.arch, profile=args.profile,
-                  glove=args.glove, seed=args.seed, device=args.device)
-    if getattr(args, "activitynet_qa", None):
-        metrics = activitynet_videoqa(args.data, args.activitynet_qa, args.out, **common)
-    else:
-        metrics = videoqa(args.data, args.out, **common)
-    print(summary_line(metrics).replace(METRICS_NAME, str(Path(args.out) / METRICS_NAME)))
-    return 0
 
 
 __all__ = [
@@ -550,5 +525,5 @@ __all__ = [
     "summary_line",
     "table_vi",
     "videoqa",
-    "videoqa_cli",
+    "videoqa_settings",
 ]

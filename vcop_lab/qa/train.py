@@ -1,44 +1,107 @@
-"""Train and evaluate E-SA on clip features (the paper's Table VI protocol).
+"""Train and evaluate E-SA on clip features (the paper's Table VI protocol), through the one
+training loop :func:`vcop_lab.train.fit` (resume, mixed precision on CUDA, checkpoints).
 
 The caller brings the features: ``{video_name: Tensor (num_clips, D)}``, 20 clips of 16
 frames per video from a frozen backbone (any checkpoint, or a random one for the baseline).
 Words come from the training questions, answers are the K most frequent training answers,
-Adam trains the model, and the epoch with the best validation accuracy is kept.
+Adam trains the model, and the epoch with the best validation accuracy is kept. Accuracies
+are fractions in [0, 1], per Table VI column.
 """
 
 from __future__ import annotations
 
-import copy
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from torch.utils.data import Dataset
 
-from vcop_lab.errors import CheckpointError, VcopError
+from vcop_lab.checkpoint import load_checkpoint, save_checkpoint
+from vcop_lab.data.datasets import EpochSampler
+from vcop_lab.errors import VcopError
+from vcop_lab.evaluate.inference import collect
 from vcop_lab.models.esa import ESA
 from vcop_lab.qa.activitynet import AnswerVocabulary, QAItem, majority_baseline, per_type_accuracy
 from vcop_lab.qa.glove import Vocabulary, embedding_matrix, load_glove, pad_batch
+from vcop_lab.train import FitConfig, fit, make_loader
+
+# What a returned history keeps of each epoch (timings differ from run to run).
+_HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
 
-class _Encoded:
-    """Items turned into tensors once: question ids, answer index (-1 = outside), type, video."""
+class QADataset(Dataset):
+    """Questions turned into tensors once, with the clip features of their videos.
 
-    def __init__(self, items, vocab, answers, video_index):
-        self.questions = [vocab.encode(item.question) for item in items]
+    Items: ``(video (num_clips, D), question ids, answer index (-1: outside the answer
+    vocabulary), type code, position)``; :meth:`collate` pads the questions of a batch.
+    """
+
+    def __init__(self, items: Sequence[QAItem], vocab: Vocabulary, answers: AnswerVocabulary,
+                 video_table: torch.Tensor, video_index: Mapping[str, int]):
+        self.questions = [torch.tensor(vocab.encode(item.question)) for item in items]
         self.answers = torch.tensor([answers.encode(item.answer) for item in items])
         self.types = [item.type_code for item in items]
         self.videos = torch.tensor([video_index[item.video_name] for item in items])
+        self.video_table = video_table
 
     def __len__(self) -> int:
         return len(self.questions)
 
-    def batch(self, idx: torch.Tensor, video_table: torch.Tensor, device):
-        tokens, lengths = pad_batch([self.questions[i] for i in idx.tolist()])
-        video = video_table[self.videos[idx]].to(device)
-        return video, tokens.to(device), lengths, self.answers[idx].to(device)
+    def __getitem__(self, index: int):
+        i = int(index) % len(self)  # the epoch sampler hands out epoch * n + i
+        return (self.video_table[self.videos[i]], self.questions[i], int(self.answers[i]),
+                self.types[i], i)
+
+    @staticmethod
+    def collate(batch):
+        video, questions, answers, types, index = zip(*batch, strict=True)
+        tokens, lengths = pad_batch([q.tolist() for q in questions])
+        return (torch.stack(video), tokens, lengths, torch.tensor(answers), torch.tensor(types),
+                torch.tensor(index))
+
+
+def esa_step(model, batch, device, channels_last: bool = False):
+    """One training batch of questions -> (loss, correct, count)."""
+    video, tokens, lengths, answers = batch[:4]
+    answers = answers.to(device, non_blocking=True)
+    logits, _ = model(video.to(device, non_blocking=True), tokens.to(device), lengths)
+    loss = F.cross_entropy(logits, answers)
+    return loss, (logits.argmax(1) == answers).sum().item(), answers.numel()
+
+
+def esa_outputs(model, loader, device) -> dict[str, torch.Tensor]:
+    """Predicted answer, attention weights, loss terms and type of every item of ``loader``."""
+    def run(video, batch):
+        tokens, lengths, answers = batch[1].to(device), batch[2], batch[3].to(device)
+        logits, weights = model(video, tokens, lengths)
+        logits = logits.float()
+        # answers outside the vocabulary (-1) cannot be predicted: no loss, counted wrong
+        loss = F.cross_entropy(logits, answers.clamp(min=0), reduction="none")
+        return {"pred": logits.argmax(1), "weights": weights.float(), "answer": answers,
+                "loss": torch.where(answers >= 0, loss, torch.zeros_like(loss)),
+                "type": batch[4]}
+
+    return collect(model, loader, device, run)
+
+
+def evaluate_esa(model, loader, device) -> dict:
+    """Validation loss and All accuracy (the training loop's hook)."""
+    out = esa_outputs(model, loader, device)
+    return {"loss": out["loss"].mean().item(),
+            "acc": (out["pred"] == out["answer"]).sum().item() / max(len(out["pred"]), 1)}
+
+
+def _accuracy(model, dataset: QADataset, device, batch_size: int) -> dict[str, float | None]:
+    out = esa_outputs(model, _loader(dataset, batch_size, device), device)
+    return per_type_accuracy(out["type"].tolist(), (out["pred"] == out["answer"]).tolist())
+
+
+def _loader(dataset, batch_size: int, device, shuffle: bool = False):
+    return make_loader(dataset, batch_size, EpochSampler(len(dataset), shuffle=shuffle), 0,
+                       torch.device(device))
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -70,24 +133,9 @@ def _stack_features(
     return table, {n: i for i, n in enumerate(names)}
 
 
-@torch.no_grad()
-def _run(model: ESA, data: _Encoded, video_table, device, batch_size: int = 256):
-    """Predicted answer indices and attention weights for every item of ``data``."""
-    model.eval()
-    preds, weights = [], []
-    for start in range(0, len(data), batch_size):
-        idx = torch.arange(start, min(start + batch_size, len(data)))
-        video, tokens, lengths, _ = data.batch(idx, video_table, device)
-        logits, att = model(video, tokens, lengths)
-        preds.append(logits.argmax(1).cpu())
-        weights.append(att.cpu())
-    return torch.cat(preds), torch.cat(weights)
-
-
-def _accuracy(model, data: _Encoded, video_table, device) -> dict[str, float | None]:
-    preds, _ = _run(model, data, video_table, device)
-    # Answers outside the vocabulary are -1 and never equal a prediction: counted wrong.
-    return per_type_accuracy(data.types, (preds == data.answers).tolist())
+def _esa_meta(model: ESA) -> dict:
+    return {"kind": "esa", "config": model.config, "vocab": model.vocab.itos,
+            "answers": model.answer_vocab.answers}
 
 
 def train_esa(
@@ -102,28 +150,31 @@ def train_esa(
     lr: float = 1e-3,
     hidden: int = 300,
     seed: int = 0,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = "cpu",
     progress: bool = True,
     top_k: int = 1000,
     finetune_glove: bool = False,
     dropout: float = 0.3,
     embed_dim: int = 50,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> tuple[ESA, dict]:
     """Train E-SA on ``train_items``, keep the best epoch on ``val_items``, test on ``test_items``.
 
-    ``glove_path`` None trains all word vectors from scratch (``embed_dim``). Returns the
+    ``glove_path`` None trains all word vectors from scratch (``embed_dim``). Training runs
+    through :func:`~vcop_lab.train.fit` into ``out_dir`` (its ``best.pt`` is the model;
+    default: a temporary folder), resuming from its ``last.pt`` with ``resume``. Returns the
     model (with ``model.vocab`` and ``model.answer_vocab`` attached, for :func:`predict`) and
-    a metrics dict: ``test`` and ``val`` accuracy per Table VI column, ``majority_baseline``
-    (most frequent training answer per type, on the test items), ``history`` (per epoch:
-    train loss and accuracy, val accuracy), ``best_epoch``, answer coverage, and counts.
-    Deterministic for a given seed on the CPU.
+    a metrics dict: ``test`` and ``val`` accuracy per Table VI column (fractions),
+    ``majority_baseline`` (most frequent training answer per type, on the test items),
+    ``history`` (per epoch: train loss and accuracy, val loss and accuracy), ``best_epoch``,
+    answer coverage, and counts. Deterministic for a given seed on the CPU.
     """
     if not train_items or not val_items or not test_items:
         raise VcopError(
             "train, val and test items must all be non-empty",
             fix="check the splits (make_synthetic_qa carves val from train)",
         )
-    device = torch.device(device)
     torch.manual_seed(seed)
     video_table, video_index = _stack_features(
         {"train": train_items, "val": val_items, "test": test_items}, features
@@ -141,72 +192,41 @@ def train_esa(
         matrix, from_glove = embedding_matrix(vocab, glove, seed=seed)
     else:
         matrix, from_glove = None, None
-    model = ESA(
-        len(vocab),
-        len(answer_vocab),
-        video_dim=video_table.shape[-1],
-        embed_dim=embed_dim,
-        hidden=hidden,
-        embeddings=matrix,
-        from_glove=from_glove,
-        finetune_glove=finetune_glove,
-        dropout=dropout,
-    ).to(device)
+    model = ESA(len(vocab), len(answer_vocab), video_dim=video_table.shape[-1],
+                embed_dim=embed_dim, hidden=hidden, embeddings=matrix, from_glove=from_glove,
+                finetune_glove=finetune_glove, dropout=dropout)
     model.vocab, model.answer_vocab = vocab, answer_vocab
 
-    train = _Encoded(train_items, vocab, answer_vocab, video_index)
-    val = _Encoded(val_items, vocab, answer_vocab, video_index)
-    test = _Encoded(test_items, vocab, answer_vocab, video_index)
+    def dataset(items):
+        return QADataset(items, vocab, answer_vocab, video_table, video_index)
+
+    train, val, test = dataset(train_items), dataset(val_items), dataset(test_items)
     # A training answer outside the top K cannot be a target: train on the rest, say how many.
-    trainable = torch.nonzero(train.answers >= 0).squeeze(1)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-
-    history, best_val, best_epoch, best_state = [], -1.0, 0, None
-    bar = tqdm(range(1, epochs + 1), desc="E-SA", disable=not progress)
-    for epoch in bar:
-        model.train()
-        order = trainable[torch.randperm(len(trainable), generator=gen)]
-        total_loss, hits = 0.0, 0
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            video, tokens, lengths, target = train.batch(idx, video_table, device)
-            logits, _ = model(video, tokens, lengths)
-            loss = F.cross_entropy(logits, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(idx)
-            hits += (logits.argmax(1) == target).sum().item()
-        val_acc = _accuracy(model, val, video_table, device)["All"]
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": total_loss / max(len(order), 1),
-                "train_acc": 100.0 * hits / max(len(order), 1),
-                "val_acc": val_acc,
-            }
-        )
-        if val_acc > best_val:
-            best_val, best_epoch = val_acc, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{val_acc:.1f}")
-    if best_state is not None:
-        model.load_state_dict(best_state)
-
+    trainable = [item for item, a in zip(train_items, train.answers.tolist(), strict=True)
+                 if a >= 0]
+    with tempfile.TemporaryDirectory() as scratch:
+        cfg = FitConfig(out_dir=Path(out_dir) if out_dir is not None else Path(scratch),
+                        epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adamw",
+                        weight_decay=0.0, seed=seed, device=None if device is None
+                        else str(device), best="val_acc", resume=resume, progress=progress,
+                        log_epochs=False, meta=_esa_meta(model))
+        result = fit(model, dataset(trainable), val, esa_step, evaluate_esa, cfg)
+        model.load_state_dict(load_checkpoint(cfg.out_dir / "best.pt", kind="esa")["model"])
+    dev = next(model.parameters()).device
     metrics = {
-        "test": _accuracy(model, test, video_table, device),
-        "val": _accuracy(model, val, video_table, device),
+        "test": _accuracy(model, test, dev, 256),
+        "val": _accuracy(model, val, dev, 256),
         "majority_baseline": majority_baseline(train_items, test_items),
-        "best_epoch": best_epoch,
-        "history": history,
+        "best_epoch": result["best_epoch"],
+        "history": [{k: h[k] for k in _HISTORY_KEYS} for h in result["history"]],
+        "device": result["device"], "amp": result["amp"],
         "num_answers": len(answer_vocab),
         "vocab_size": len(vocab),
         "glove_words": int(from_glove.sum()) if from_glove is not None else 0,
         "answer_coverage": {
-            "train": 100.0 * answer_vocab.coverage(train_items),
-            "val": 100.0 * answer_vocab.coverage(val_items),
-            "test": 100.0 * answer_vocab.coverage(test_items),
+            "train": answer_vocab.coverage(train_items),
+            "val": answer_vocab.coverage(val_items),
+            "test": answer_vocab.coverage(test_items),
         },
         "train_items_outside_vocabulary": len(train) - len(trainable),
         "num_items": {"train": len(train), "val": len(val), "test": len(test)},
@@ -228,44 +248,25 @@ def predict(
         return []
     device = next(model.parameters()).device
     video_table, video_index = _stack_features({"items": items}, features)
-    data = _Encoded(items, model.vocab, model.answer_vocab, video_index)
-    preds, weights = _run(model, data, video_table, device)
-    return [(model.answer_vocab.answers[p], w) for p, w in zip(preds.tolist(), weights)]
+    data = QADataset(items, model.vocab, model.answer_vocab, video_table, video_index)
+    out = esa_outputs(model, _loader(data, 256, device), device)
+    return [(model.answer_vocab.answers[p], w)
+            for p, w in zip(out["pred"].tolist(), out["weights"], strict=True)]
 
 
 def save_esa(model: ESA, path: str | Path) -> Path:
     """Save weights, settings and vocabularies (atomically) for :func:`load_esa`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(
-        {
-            "kind": "esa",
-            "config": model.config,
-            "state_dict": model.state_dict(),
-            "vocab": model.vocab.itos,
-            "answers": model.answer_vocab.answers,
-        },
-        tmp,
-    )
-    tmp.replace(path)
-    return path
+    return save_checkpoint({"model": model.state_dict(), "meta": _esa_meta(model)}, path)
 
 
 def load_esa(path: str | Path, device: str | torch.device = "cpu") -> ESA:
-    """An E-SA model saved by :func:`save_esa`, ready for :func:`predict`."""
-    path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError("checkpoint not found", path=path, fix="train E-SA first") from None
-    except Exception as e:  # a truncated or foreign file
-        raise CheckpointError(f"cannot read checkpoint ({e})", path=path, fix="retrain") from None
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != "esa":
-        raise CheckpointError("not an E-SA checkpoint", path=path, fix="pass one from save_esa")
-    model = ESA(**ckpt["config"]).to(device)
-    model.load_state_dict(ckpt["state_dict"])
-    model.vocab = Vocabulary(ckpt["vocab"])  # <pad>, <unk> are recognised and kept first
-    model.answer_vocab = AnswerVocabulary(ckpt["answers"])
+    """An E-SA model saved by :func:`save_esa` (or the ``best.pt`` of its training), ready
+    for :func:`predict`."""
+    ckpt = load_checkpoint(path, kind="esa")
+    meta = ckpt["meta"]
+    model = ESA(**meta["config"]).to(device)
+    model.load_state_dict(ckpt["model"])
+    model.vocab = Vocabulary(meta["vocab"])  # <pad>, <unk> are recognised and kept first
+    model.answer_vocab = AnswerVocabulary(meta["answers"])
     model.eval()
     return model

@@ -1,66 +1,76 @@
-"""Notebook 04: layer-wise nearest-neighbour retrieval, random against pretrained (Tables II-IV,
-Figs. 8 and 9)."""
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-from __future__ import annotations
+# %% [markdown]
+# # 04 · Layer-wise retrieval
+#
+# How much does clip order prediction teach a network about *actions*, without any label? The
+# paper answers with nearest-neighbour retrieval on frozen features (its Tables II-IV), and so
+# does this notebook.
+#
+# **Protocol.** Every video gives 10 evenly spaced, centre-cropped clips (the profile's
+# `eval_clips`; fewer at the smoke profile). Each clip goes through the frozen backbone and the
+# activation of one stage (`conv1` .. `conv5`) is max-pooled to a fixed grid and flattened. The
+# clips of the **test** split are the queries, the clips of the **training** split (train and
+# val rows) the gallery; neighbours are ranked by cosine similarity. A query is correct at k
+# when its class is among the classes of its k nearest neighbours, k in {1, 5, 10, 20, 50}.
+#
+# Two levels, always named:
+#
+# - **clip level**: every test clip queries every training clip;
+# - **video level**: each video is the mean of its clips' features (what the paper's reference
+#   script reports as "clip" retrieval).
+#
+# **Random against pretrained.** The same architecture, randomly initialised (with the
+# notebook's seed), is the floor: random 3D convolutions already keep some appearance and
+# motion information, so the question is what the order task adds on top.
+#
+# Features are cached on disk under a key that hashes the checkpoint's *content*, the
+# architecture, width, layer, pooling grid, clips per video, clip size and every video file:
+# re-running is cheap, and a retrained checkpoint never reuses stale features.
 
-from nbbuild import code, md, params
-
-NAME = "04_layerwise_retrieval"
-
-
-def CELLS(params_text: str) -> list:  # noqa: N802 (the name build_notebooks.py looks for)
-    return [
-        md("""
-# 04 · Layer-wise retrieval
-
-How much does clip order prediction teach a network about *actions*, without any label? The
-paper answers with nearest-neighbour retrieval on frozen features (its Tables II-IV), and so
-does this notebook.
-
-**Protocol.** Every video gives 10 evenly spaced, centre-cropped clips (the profile's
-`eval_clips`; fewer at the smoke profile). Each clip goes through the frozen backbone and the
-activation of one stage (`conv1` .. `conv5`) is max-pooled to a fixed grid and flattened. The
-clips of the **test** split are the queries, the clips of the **training** split (train and
-val rows) the gallery; neighbours are ranked by cosine similarity. A query is correct at k
-when its class is among the classes of its k nearest neighbours, k in {1, 5, 10, 20, 50}.
-
-Two levels, always named:
-
-- **clip level**: every test clip queries every training clip;
-- **video level**: each video is the mean of its clips' features (what the paper's reference
-  script reports as "clip" retrieval).
-
-**Random against pretrained.** The same architecture, randomly initialised (with the
-notebook's seed), is the floor: random 3D convolutions already keep some appearance and
-motion information, so the question is what the order task adds on top.
-
-Features are cached on disk under a key that hashes the checkpoint's *content*, the
-architecture, width, layer, pooling grid, clips per video, clip size and every video file:
-re-running is cheap, and a retrained checkpoint never reuses stale features.
-"""),
-        params(params_text + """ARCHS = ["r3d", "c3d", "r21d"]  # the networks of notebook 02
+# %% tags=["parameters"]
+PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
+DATA_ROOT = None        # None: the synthetic set, generated here on first use
+RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+RESULTS = None          # results.json of a batch reproduction (None: record nothing)
+DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
+SEED = 0
+ARCHS = ["r3d", "c3d", "r21d"]  # the networks of notebook 02
 LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
 LEVELS = ["clip", "video"]  # compared at each network's best layer
 GRID_QUERIES = 4  # rows of the retrieval grid
 GRID_K = 5        # neighbours shown per query
-"""),
-        code("""
+
+# %%
 from pathlib import Path
 
 import pandas as pd
 from IPython.display import display
 
 from vcop_lab import viz
-from vcop_lab.curriculum import cached_pretrain
 from vcop_lab.data.manifest import load_manifest
-from vcop_lab.evaluate_retrieval import (cross_dataset, grid_inputs, layerwise_table,
+from vcop_lab.evaluate.retrieval import (cross_dataset, grid_inputs, layerwise_table,
                                          retrieval_examples, retrieve, split_features)
 from vcop_lab.paths import synthetic_dirs
 from vcop_lab.profiles import get_profile
 from vcop_lab.results import record
-from vcop_lab.retrieval import TOPK
-"""),
-        code("""
+from vcop_lab.evaluate.search import TOPK
+from vcop_lab.pretrain import pretrain
+
+# %%
 from vcop_lab.runtime import pick_device
 
 profile = get_profile(PROFILE)
@@ -74,32 +84,29 @@ common = dict(profile=profile, device=device, seed=SEED,
 print(f"{profile.name} profile on {device}: {profile.eval_clips} clips per video, "
       f"{profile.setting.split('-')[0]}x{profile.crop}x{profile.crop} each, "
       f"{num_classes} classes")
-"""),
-        md("""
-## The networks
 
-The order-pretrained networks are notebook 02's runs at the profile's setting (trained here
-when notebook 02 has not run), each at its best validation epoch (`best.pt`).
-"""),
-        code("""
-runs_dir = Path(RUN_ROOT) / "pretrain"
-order = {arch: cached_pretrain(runs_dir / f"{arch}-{profile.setting}-seed{SEED}", data=root,
-                               profile=profile, arch=arch, seed=SEED, device=device)
-         for arch in ARCHS}
-checkpoints = {arch: {"random": "random",
-                      "pretrained": runs_dir / f"{arch}-{profile.setting}-seed{SEED}" / "best.pt"}
+# %% [markdown]
+# ## The networks
+#
+# The order-pretrained networks are notebook 02's runs at the profile's setting (trained here
+# when notebook 02 has not run), each at its best validation epoch (`best.pt`).
+
+# %%
+order = {arch: pretrain(root, runs=RUN_ROOT, profile=profile, arch=arch, seed=SEED,
+                        device=device) for arch in ARCHS}
+checkpoints = {arch: {"random": "random", "pretrained": order[arch].checkpoint}
                for arch in ARCHS}
 for arch, m in order.items():
     print(f"{arch} {m['setting']}: test order accuracy {100 * m['test_order_acc']:.1f}% "
           f"(chance {100 * m['chance']:.1f}%)")
-"""),
-        md("""
-## Which layer retrieves best? (Table IV)
 
-All layers of one network are extracted in a single pass over the videos, then each layer
-is scored at **clip level**. Accuracy is in percent.
-"""),
-        code("""
+# %% [markdown]
+# ## Which layer retrieves best? (Table IV)
+#
+# All layers of one network are extracted in a single pass over the videos, then each layer
+# is scored at **clip level**. Accuracy is in percent.
+
+# %%
 layerwise = {arch: layerwise_table(root, checkpoints[arch], arch, layers=LAYERS, level="clip",
                                    **common) for arch in ARCHS}
 table_iv = pd.DataFrame({(arch, init): {(layer, f"top-{k}"): row[layer][f"top{k}"]
@@ -110,36 +117,36 @@ lw = layerwise[ARCHS[0]]
 print(f"clip level: {lw['num_queries']} query clips, {lw['num_gallery']} gallery clips; "
       "feature size per layer: " + ", ".join(f"{k} {v}" for k, v in lw["feature_dims"].items()))
 table_iv.rename_axis(["network", "init"]).round(1)
-"""),
-        code("""
+
+# %%
 best_layer = {arch: lw["best_layer"]["pretrained"]["layer"] for arch, lw in layerwise.items()}
 for arch, lw in layerwise.items():
     pre, rnd = lw["best_layer"]["pretrained"], lw["best_layer"]["random"]
     print(f"{arch}: the best layer of the order-pretrained network is {pre['layer']} "
           f"(top-1 {pre['top1']:.1f}%); random initialisation peaks at {rnd['layer']} "
           f"(top-1 {rnd['top1']:.1f}%)")
-"""),
-        code("""
+
+# %%
 for arch, lw in layerwise.items():
     bars = {layer: {init: row[layer]["top1"] for init, row in lw["table"].items()}
             for layer in LAYERS}
     display(viz.grouped_bars(bars, ylabel="clip-level top-1 (%)", chance=100 / num_classes,
                              title=f"{arch}: retrieval per layer, random vs order-pretrained"))
-"""),
-        md("""
-In the paper (16-8-3 on UCF101) the middle layers win: conv2 or conv3 for all three
-networks, not conv5. The deepest stage specialises in the pretext task (telling clip orders
-apart); the middle stages keep more general motion and appearance patterns. With small
-networks and little training the ranking of the layers can differ; the table above is what
-*this* run measured.
 
-## Clip level against video level
+# %% [markdown]
+# In the paper (16-8-3 on UCF101) the middle layers win: conv2 or conv3 for all three
+# networks, not conv5. The deepest stage specialises in the pretext task (telling clip orders
+# apart); the middle stages keep more general motion and appearance patterns. With small
+# networks and little training the ranking of the layers can differ; the table above is what
+# *this* run measured.
+#
+# ## Clip level against video level
+#
+# At each network's best layer (of the pretrained network), both initialisations are scored at
+# both levels, over every k. At video level there are fewer gallery items, so when the gallery
+# has fewer than 50 items, top-50 is scored over the whole gallery (`k capped at`).
 
-At each network's best layer (of the pretrained network), both initialisations are scored at
-both levels, over every k. At video level there are fewer gallery items, so when the gallery
-has fewer than 50 items, top-50 is scored over the whole gallery (`k capped at`).
-"""),
-        code("""
+# %%
 levels = {(arch, init, level): retrieve(root, ckpt, arch, layer=best_layer[arch], level=level,
                                         **common)
           for arch in ARCHS for init, ckpt in checkpoints[arch].items() for level in LEVELS}
@@ -148,23 +155,23 @@ level_table = pd.DataFrame({(arch, best_layer[arch], init, r["level"]): {
     "gallery": r["num_gallery"], "k capped at": r["k_capped_at"]}
     for (arch, init, _), r in levels.items()}).T.astype({"queries": int, "gallery": int})
 level_table.rename_axis(["network", "layer", "init", "level"]).round(1)
-"""),
-        code("""
+
+# %%
 for arch in ARCHS:
     curves = {f"{init}, {levels[arch, init, lev]['level']}":
               {k: levels[arch, init, lev][f"top{k}"] for k in TOPK}
               for init in checkpoints[arch] for lev in LEVELS}
     display(viz.topk_table_plot(curves, title=f"{arch} {best_layer[arch]}: top-k accuracy"))
-"""),
-        md("""
-## Across datasets
 
-The second synthetic style stands in for HMDB51: other looks, partly other classes, and the
-networks never saw it during pretraining. Test clips of one style query the training clips
-of the other (clip level, best layer). Classes match by **name**: only queries whose class
-the gallery has can ever be right, so only they are scored, and the others are counted.
-"""),
-        code("""
+# %% [markdown]
+# ## Across datasets
+#
+# The second synthetic style stands in for HMDB51: other looks, partly other classes, and the
+# networks never saw it during pretraining. Test clips of one style query the training clips
+# of the other (clip level, best layer). Classes match by **name**: only queries whose class
+# the gallery has can ever be right, so only they are scored, and the others are counted.
+
+# %%
 directions = {"main -> second": (dirs["main"], dirs["second"]),
               "second -> main": (dirs["second"], dirs["main"])}
 cross = {(arch, init, name): cross_dataset(q, g, ckpt, arch, layer=best_layer[arch],
@@ -176,23 +183,23 @@ for name in directions:
     print(f"{name}: {r['num_queries']} of {r['num_queries_total']} query clips have a class "
           f"the gallery has ({', '.join(r['shared_classes'])}); "
           f"{r['num_queries_without_class_in_gallery']} are left out")
-"""),
-        code("""
+
+# %%
 cross_table = pd.DataFrame({key: {"top-1": r["top1"], "top-5": r["top5"], "queries scored":
                                   r["num_queries"], "gallery clips": r["num_gallery"]}
                             for key, r in cross.items()}).T
 cross_table.astype({"queries scored": int, "gallery clips": int}).rename_axis(
     ["network", "init", "queries -> gallery"]).round(1)
-"""),
-        md("""
-## What the neighbours look like (Figs. 8 and 9)
 
-A few test videos of the main style and their nearest training videos at **video level**,
-from the first network's order-pretrained features at its best layer. Each thumbnail is the
-middle frame of the video's middle clip, as the network saw it (resized, centre-cropped). A
-green frame is a neighbour of the query's class, a red one of another class.
-"""),
-        code("""
+# %% [markdown]
+# ## What the neighbours look like (Figs. 8 and 9)
+#
+# A few test videos of the main style and their nearest training videos at **video level**,
+# from the first network's order-pretrained features at its best layer. Each thumbnail is the
+# middle frame of the video's middle clip, as the network saw it (resized, centre-cropped). A
+# green frame is a neighbour of the query's class, a red one of another class.
+
+# %%
 arch, layer = ARCHS[0], best_layer[ARCHS[0]]
 query, gallery = split_features(root, checkpoints[arch]["pretrained"], arch, layers=[layer],
                                 **common)
@@ -200,15 +207,16 @@ examples = retrieval_examples(query[layer], gallery[layer], n_queries=GRID_QUERI
                               seed=SEED, level="video", device=device)
 grid = viz.retrieval_grid(*grid_inputs(examples))
 grid
-"""),
-        md("""
-How to read it: neighbours that share the query's *look* (colour, shape, background) but not
-its class show features that keep appearance; in the synthetic set only motion carries the
-class, so green neighbours of other looks are what the order task is meant to teach. At the
-smoke profile the runs are too short for any of this to be meaningful; use the teaching
-profile.
-"""),
-        code("""
+
+
+# %% [markdown]
+# How to read it: neighbours that share the query's *look* (colour, shape, background) but not
+# its class show features that keep appearance; in the synthetic set only motion carries the
+# class, so green neighbours of other looks are what the order task is meant to teach. At the
+# smoke profile the runs are too short for any of this to be meaningful; use the teaching
+# profile.
+
+# %%
 def gains(table, layer, k):
     pre, rnd = table["pretrained"], table["random"]
     return {"best_layer": pre[layer][f"top{k}"] - rnd[layer][f"top{k}"],
@@ -221,8 +229,8 @@ gain = {arch: {f"top{k}": gains(lw["table"], best_layer[arch], k) for k in (1, 5
 pd.DataFrame({(arch, k): g for arch, by_k in gain.items() for k, g in by_k.items()}).T.rename(
     columns={"best_layer": "at the best layer", "max_over_layers": "best vs best layer"}
 ).rename_axis(["network", "pretrained - random (points)"]).round(1)
-"""),
-        code("""
+
+# %%
 first, keys = layerwise[ARCHS[0]], ("top1", "top5")
 counts = ("num_queries", "num_queries_total", "shared_classes")
 recorded = record(RESULTS, "04_layerwise_retrieval", {
@@ -237,5 +245,3 @@ recorded = record(RESULTS, "04_layerwise_retrieval", {
                        for lev in LEVELS} for i in checkpoints[a]} for a in ARCHS},
     "cross_dataset": {a: {i: {name: {k: cross[a, i, name][k] for k in keys + counts}
                               for name in directions} for i in checkpoints[a]} for a in ARCHS}})
-"""),
-    ]

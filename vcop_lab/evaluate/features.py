@@ -34,14 +34,17 @@ and for C3D (channels 64, 128, 256, 512, 512; grids conv1 (4,6,6), conv2 (2,6,6)
 (4,3,3), conv4 and conv5 (2,3,3)): 9216 values per stage at full size; at the teaching size
 2304, 2304, 2304, 2304 and 1152 (conv5 128x1x3x3).
 
-Cache. With ``cache_dir`` every layer's features are stored as ``<name>-<key>.npy`` (float32,
-``(videos, num_clips, dim)``) plus ``<name>-<key>.json`` (labels, paths, settings). The key
-hashes *all* settings: the checkpoint's content hash (or ``random`` and the seed),
+Cache. With ``cache_dir`` every layer's features are an entry of the run contract
+(:mod:`vcop_lab.runs`): a folder ``cache_dir/features/<name>-<digest>`` holding
+``features.npy`` (float32, ``(videos, num_clips, dim)``), ``run.json`` (the settings) and
+``metrics.json`` (labels, paths, shape). The settings hold *everything* the features depend
+on: the checkpoint's content hash (or ``random`` and the seed),
 architecture, width, layer, pooling grid, clips per video, clip length, resize, crop, the data
 folder, the manifest's content hash, and every record (split, label, frame count) with its
 video file's size and modification time. A changed checkpoint, setting or video therefore
-never reuses old features. Both files are written to a temporary name and renamed, so a crash
-never leaves a half-written entry; a hit needs both. Features are float32 on disk (float16
+never reuses old features. Every file is written to a temporary name and renamed, and
+``metrics.json`` comes last, so a crash never leaves an entry that looks finished; an entry
+that cannot be read is computed again. Features are float32 on disk (float16
 would halve the size, but risks overflow and changes the rankings slightly) and are loaded
 memory-mapped copy-on-write: a UCF101 split-1 conv5 clip-level gallery (3.5 GB) is read from
 disk as the search needs it, and writing to the tensor never changes the file.
@@ -51,10 +54,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import warnings
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +65,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from vcop_lab.checkpoint import file_hash
+from vcop_lab import runs
+from vcop_lab.atomic import atomic_path
+from vcop_lab.checkpoint import RANDOM, backbone_from, checkpoint_hash, is_random
 from vcop_lab.data.datasets import EpochSampler, EvalClipDataset
 from vcop_lab.data.manifest import (
     MANIFEST_NAME,
@@ -75,15 +79,17 @@ from vcop_lab.data.manifest import (
     select_split,
 )
 from vcop_lab.data.sampling import parse_setting
-from vcop_lab.errors import CheckpointError, SettingsError, VideoError
+from vcop_lab.errors import SettingsError, VideoError
+from vcop_lab.evaluate.inference import for_each_batch
+from vcop_lab.evaluate.search import video_level
 from vcop_lab.models.backbones import ARCHS, STAGES, build_backbone
 from vcop_lab.profiles import Profile, get_profile
-from vcop_lab.retrieval import video_level
 from vcop_lab.runtime import pick_device
+from vcop_lab.train import make_loader
 
 # Bump when the extraction itself changes (pooling, clip sampling), so old caches are unused.
-FEATURE_VERSION = 1
-RANDOM = "random"
+FEATURE_VERSION = 2
+FEATURES_NAME = "features.npy"
 GLOBAL = "global"
 LAYERS = STAGES + (GLOBAL,)
 TARGET_VALUES = 9216  # 512 x 2 x 3 x 3, the paper's conv5 feature
@@ -189,22 +195,21 @@ def pooled_features(backbone: nn.Module, clips: Tensor, layers: Sequence[str],
                     shapes: dict[str, list[int]] | None = None) -> dict[str, Tensor]:
     """Pooled features ``{layer: (N, D)}`` of clips (N, 3, T, H, W).
 
-    Runs the stages one by one, pools each wanted one at once and stops after the deepest
-    wanted, so that early layers cost no deep computation and activations are freed early.
-    ``global`` is the mean over time and space of conv5, i.e. the backbone's own output.
+    Runs the backbone's own forward with ``return_stages=True`` up to the deepest wanted
+    stage, so that early layers cost no deep computation, and pools each wanted stage.
+    ``global`` is the backbone's own output (the mean of conv5 over time and space).
     ``shapes``, when given, receives each pooled stage's activation shape (C, T, H, W).
     """
-    deepest = max(STAGES.index("conv5" if lay == GLOBAL else lay) for lay in layers)
+    deepest = STAGES[max(STAGES.index("conv5" if lay == GLOBAL else lay) for lay in layers)]
+    feature, stages = backbone(clips, return_stages=True, until=deepest)
     out: dict[str, Tensor] = {}
-    x = clips
-    for name in STAGES[:deepest + 1]:
-        x = getattr(backbone, name)(x)
+    for name in STAGES:
         if name in layers:
-            out[name] = pool_stage(x, grids[name])
+            out[name] = pool_stage(stages[name], grids[name])
             if shapes is not None:
-                shapes[name] = [int(s) for s in x.shape[1:]]
+                shapes[name] = [int(s) for s in stages[name].shape[1:]]
     if GLOBAL in layers:
-        out[GLOBAL] = x.mean(dim=(2, 3, 4))
+        out[GLOBAL] = feature
     return out
 
 
@@ -249,7 +254,7 @@ def _check_arch_layer(arch: str, layer: str) -> None:
                             fix=f"choose one of {', '.join(LAYERS)}")
 
 
-# ----------------------------------------------------------------------------- cache keys
+# ----------------------------------------------------------------------------- cache
 
 
 def _records_digest(video_root: Path, records: Sequence[VideoRecord]) -> str:
@@ -267,33 +272,26 @@ def _records_digest(video_root: Path, records: Sequence[VideoRecord]) -> str:
     return h.hexdigest()[:24]
 
 
-def _checkpoint_identity(checkpoint, seed: int) -> dict:
-    if _is_random(checkpoint):
+def _identity(checkpoint, seed: int) -> dict:
+    """What identifies the weights: the checkpoint's content hash, or random and its seed."""
+    if is_random(checkpoint):
         return {"checkpoint": RANDOM, "checkpoint_hash": RANDOM, "seed": int(seed)}
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise CheckpointError("checkpoint not found", path,
-                              "check the path, or pass `random` for random initialisation")
-    return {"checkpoint": str(path), "checkpoint_hash": file_hash(path)}
-
-
-def _is_random(checkpoint) -> bool:
-    return checkpoint is None or str(checkpoint) == RANDOM
+    return {"checkpoint": str(Path(checkpoint)), "checkpoint_hash": checkpoint_hash(checkpoint)}
 
 
 def cache_settings(data_dir: Path, records: Sequence[VideoRecord], identity: dict, arch: str,
                    prof: Profile, layer: str, num_clips: int) -> dict:
-    """Everything a layer's features depend on (the cache key is its hash)."""
+    """Everything a layer's features depend on: the settings of its cache entry."""
     manifest = data_dir / MANIFEST_NAME
     video_root = data_root(data_dir)
     return {
-        "version": FEATURE_VERSION, "arch": arch, "width": prof.width, "layer": layer,
-        "grid": None if layer == GLOBAL else list(POOL_GRIDS[arch][layer]),
+        "kind": "features", "version": FEATURE_VERSION, "arch": arch, "width": prof.width,
+        "layer": layer, "grid": None if layer == GLOBAL else list(POOL_GRIDS[arch][layer]),
         "num_clips": int(num_clips), "cl": parse_setting(prof.setting).cl,
         "resize": list(prof.resize), "crop": prof.crop,
         "checkpoint_hash": identity["checkpoint_hash"], "seed": identity.get("seed"),
         "data_dir": str(data_dir.resolve()), "video_root": str(video_root.resolve()),
-        "manifest_hash": file_hash(manifest) if manifest.is_file() else None,
+        "manifest_hash": checkpoint_hash(manifest) if manifest.is_file() else None,
         "splits": sorted({r.split for r in records}),
         "records": _records_digest(video_root, records),
     }
@@ -304,35 +302,28 @@ def cache_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def _entry_paths(cache_dir: Path, settings: dict, key: str) -> tuple[Path, Path]:
-    name = (f"{settings['arch']}-w{settings['width']}-{settings['layer']}-"
-            f"{'+'.join(settings['splits'])}-{key}")
-    return cache_dir / f"{name}.npy", cache_dir / f"{name}.json"
-
-
-def _load_entry(npy: Path, meta_path: Path, key: str, root: Path) -> FeatureSet | None:
-    """The cached FeatureSet, or None when absent, incomplete or not this key's."""
-    if not (npy.is_file() and meta_path.is_file()):
+def _load_entry(entry: Path, settings: dict, root: Path) -> FeatureSet | None:
+    """The cached FeatureSet of a finished entry made with ``settings``, else None."""
+    if runs.read_settings(entry) != settings:
+        return None
+    info = runs.finished_metrics(entry)
+    npy = entry / FEATURES_NAME
+    if info is None or not npy.is_file():
+        if (entry / runs.METRICS_NAME).exists():
+            warnings.warn(f"ignoring unreadable feature cache {entry}", stacklevel=3)
         return None
     try:
-        info = json.loads(meta_path.read_text(encoding="utf-8"))
         feats = np.load(npy, mmap_mode="c")  # copy-on-write: writes never reach the file
     except (OSError, ValueError) as exc:
         warnings.warn(f"ignoring unreadable feature cache {npy} ({exc})", stacklevel=3)
         return None
-    if info.get("key") != key or list(feats.shape) != info.get("shape"):
+    if list(feats.shape) != info.get("shape"):
         return None
     return FeatureSet(
         features=torch.from_numpy(feats), labels=torch.tensor(info["labels"]),
         paths=info["paths"], video_ids=torch.tensor(info["video_ids"]),
         class_names=info["class_names"], num_frames=info["num_frames"], root=root,
         meta={**info["meta"], "cache": "hit", "cache_file": str(npy)})
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------- extraction
@@ -382,8 +373,6 @@ def extract_features(
         CheckpointError: a missing checkpoint or one of another architecture or width.
         SettingsError, VideoError, ManifestError: bad settings, videos or manifest.
     """
-    from vcop_lab.finetune import load_backbone  # heavy module; only needed here
-
     prof = get_profile(profile)
     arch = arch or prof.arch
     wanted = list(dict.fromkeys(layers if layers is not None else [layer]))
@@ -405,32 +394,26 @@ def extract_features(
     if not records:
         raise SettingsError("no videos to extract features from", data_dir,
                             "check the manifest's splits")
-    identity = _checkpoint_identity(checkpoint, seed)
+    identity = _identity(checkpoint, seed)
     cl = parse_setting(prof.setting).cl
 
-    # Cache look-up per layer; only the missing layers are computed.
+    # Cache look-up per layer; only the missing layers are computed, in one pass.
     results: dict[str, FeatureSet] = {}
-    entries: dict[str, tuple[dict, str, Path, Path]] = {}
+    entries: dict[str, tuple[dict, Path | None]] = {}
     for lay in wanted:
         settings = cache_settings(data_dir, records, identity, arch, prof, lay, num_clips)
-        key = cache_key(settings)
-        if cache_dir is not None:
-            npy, meta_path = _entry_paths(Path(cache_dir), settings, key)
-            hit = _load_entry(npy, meta_path, key, data_dir)
-            if hit is not None:
-                results[lay] = hit
-                continue
+        entry = runs.run_dir(cache_dir, settings) if cache_dir is not None else None
+        hit = _load_entry(entry, settings, data_dir) if entry is not None else None
+        if hit is not None:
+            results[lay] = hit
         else:
-            npy = meta_path = None
-        entries[lay] = (settings, key, npy, meta_path)
+            entries[lay] = (settings, entry)
 
     if entries:
         t0 = time.perf_counter()
         dev = pick_device(device)
-        with torch.random.fork_rng(devices=[]):  # a random init must not move the caller's RNG
-            torch.manual_seed(seed)
-            backbone = build_backbone(arch, prof.width)
-        init_meta = load_backbone(backbone, checkpoint)
+        backbone, init_meta = backbone_from(checkpoint, arch, prof.width, seed, cl=cl,
+                                            crop=prof.crop)
         backbone.to(dev).eval()
         todo = list(entries)
         grids = {lay: pool_grid(arch, lay) for lay in todo}
@@ -443,7 +426,7 @@ def extract_features(
         seconds = time.perf_counter() - t0
         labels = [r.label_index for r in records]
         for lay, (feats, eff_grid) in computed.items():
-            settings, key, npy, meta_path = entries[lay]
+            settings, entry = entries[lay]
             meta = {**settings, "checkpoint": identity["checkpoint"],
                     "effective_grid": eff_grid, "feature_dim": int(feats.shape[2]),
                     "profile": prof.name, "num_videos": len(records), "device": str(dev),
@@ -451,17 +434,18 @@ def extract_features(
                     "init_from": None if init_meta is None else
                     {k: init_meta.get(k) for k in ("kind", "arch", "width", "setting", "epoch")}}
             fs = FeatureSet(
-                features=feats if npy is None else torch.from_numpy(feats),
+                features=torch.from_numpy(np.asarray(feats)) if entry is not None else feats,
                 labels=torch.tensor(labels), paths=[r.path for r in records],
                 video_ids=torch.arange(len(records)), class_names=names,
                 num_frames=[r.num_frames for r in records], root=data_dir,
-                meta={**meta, "cache": "off" if npy is None else "miss"})
-            if meta_path is not None:
-                _atomic_write_text(meta_path, json.dumps({
-                    "key": key, "shape": list(feats.shape), "labels": labels,
-                    "paths": fs.paths, "video_ids": list(range(len(records))),
-                    "class_names": names, "num_frames": fs.num_frames, "meta": meta}))
-                fs.meta["cache_file"] = str(npy)
+                meta={**meta, "cache": "off" if entry is None else "miss"})
+            if entry is not None:
+                info = {"shape": list(feats.shape), "labels": labels, "paths": fs.paths,
+                        "video_ids": list(range(len(records))), "class_names": names,
+                        "num_frames": fs.num_frames, "meta": meta}
+                runs.run_or_reuse(entry, settings, lambda _resume, i=info: i,
+                                  on_mismatch="replace", progress=False, what="feature cache")
+                fs.meta["cache_file"] = str(entry / FEATURES_NAME)
             results[lay] = fs
     ordered = {lay: results[lay] for lay in wanted}
     return ordered if layers is not None else ordered[wanted[0]]
@@ -472,62 +456,59 @@ def _run_extraction(backbone, dataset, layers, grids, entries, device, batch_siz
     """One pass over the videos; returns ``{layer: (features, effective grid)}``.
 
     With a cache the features are written straight into a memory-mapped temporary ``.npy``
-    file (no full copy in RAM), renamed into place only when complete.
+    file (no full copy in RAM), moved into the entry's folder only when complete.
     """
-    from vcop_lab.train import make_loader
-
     loader = make_loader(dataset, batch_size, EpochSampler(len(dataset), shuffle=False),
                          num_workers, device)
     num_videos, num_clips = len(dataset), dataset.num_clips
     outputs: dict[str, object] = {}
-    tmp_paths: dict[str, Path] = {}
     shapes: dict[str, list[int]] = {}
     filled = 0
-    try:
-        for clips, _labels, index in tqdm(loader, desc="features", unit="batch",
-                                          disable=not progress):
-            n = clips.shape[0]
-            if not torch.equal(index, torch.arange(filled, filled + n)):
-                raise AssertionError("the feature loader must visit videos in order")
-            flat = clips.flatten(0, 1)  # (n * num_clips, 3, cl, crop, crop)
-            parts: dict[str, list[Tensor]] = {lay: [] for lay in layers}
-            for start in range(0, flat.shape[0], MAX_CLIPS_PER_FORWARD):
-                chunk = flat[start:start + MAX_CLIPS_PER_FORWARD].to(device, non_blocking=True)
-                for lay, f in pooled_features(backbone, chunk, layers, grids, shapes).items():
-                    parts[lay].append(f.float().cpu())
-            for lay in layers:
-                f = torch.cat(parts[lay]).reshape(n, num_clips, -1)
-                if lay not in outputs:
-                    npy = entries[lay][2]
-                    shape = (num_videos, num_clips, f.shape[2])
-                    if npy is None:
-                        outputs[lay] = torch.empty(shape, dtype=torch.float32)
-                    else:
-                        tmp_paths[lay] = npy.with_name(f".{npy.stem}.tmp{os.getpid()}.npy")
-                        npy.parent.mkdir(parents=True, exist_ok=True)
-                        outputs[lay] = np.lib.format.open_memmap(
-                            tmp_paths[lay], mode="w+", dtype=np.float32, shape=shape)
-                out = outputs[lay]
-                out[filled:filled + n] = f if isinstance(out, Tensor) else f.numpy()
-            filled += n
+    stack = ExitStack()  # the temporary files: removed if the extraction is interrupted
+
+    def store(clips, batch):
+        nonlocal filled
+        n, index = clips.shape[0], batch[2]
+        if not torch.equal(index, torch.arange(filled, filled + n)):
+            raise AssertionError("the feature loader must visit videos in order")
+        flat = clips.flatten(0, 1)  # (n * num_clips, 3, cl, crop, crop)
+        parts: dict[str, list[Tensor]] = {lay: [] for lay in layers}
+        for start in range(0, flat.shape[0], MAX_CLIPS_PER_FORWARD):
+            chunk = flat[start:start + MAX_CLIPS_PER_FORWARD]
+            for lay, f in pooled_features(backbone, chunk, layers, grids, shapes).items():
+                parts[lay].append(f.float().cpu())
+        for lay in layers:
+            f = torch.cat(parts[lay]).reshape(n, num_clips, -1)
+            if lay not in outputs:
+                shape = (num_videos, num_clips, f.shape[2])
+                entry = entries[lay][1]
+                if entry is None:
+                    outputs[lay] = torch.empty(shape, dtype=torch.float32)
+                else:
+                    writing = atomic_path(entry / FEATURES_NAME, keep_suffix=True, fsync=False)
+                    tmp = stack.enter_context(writing)
+                    outputs[lay] = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                                             shape=shape)
+            out = outputs[lay]
+            out[filled:filled + n] = f if isinstance(out, Tensor) else f.numpy()
+        filled += n
+
+    with stack:
+        for_each_batch(backbone, loader, device, store, progress, desc="features")
         if filled != num_videos:
             raise AssertionError(f"extracted {filled} of {num_videos} videos")
-        result = {}
-        for lay in layers:
-            eff = None if grids[lay] is None else list(effective_grid(grids[lay], shapes[lay]))
-            out = outputs.pop(lay)
-            if lay in tmp_paths:
+        for out in outputs.values():
+            if not isinstance(out, Tensor):
                 out.flush()
-                del out  # close the map before the rename
-                final = entries[lay][2]
-                os.replace(tmp_paths.pop(lay), final)
-                out = np.load(final, mmap_mode="c")
-            result[lay] = (out, eff)
-        return result
-    finally:
-        outputs.clear()
-        for tmp in tmp_paths.values():  # an interrupted extraction leaves no partial file
-            tmp.unlink(missing_ok=True)
+        outputs = {lay: out if isinstance(out, Tensor) else None for lay, out in outputs.items()}
+    result = {}
+    for lay in layers:
+        eff = None if grids[lay] is None else list(effective_grid(grids[lay], shapes[lay]))
+        out = outputs[lay]
+        if out is None:  # now renamed into the entry's folder
+            out = np.load(entries[lay][1] / FEATURES_NAME, mmap_mode="c")
+        result[lay] = (out, eff)
+    return result
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""``vcop-lab prepare``: turn a downloaded dataset folder into a manifest.
+"""Turn a downloaded dataset folder into a checked manifest (``vcop-lab prepare``).
 
 ``prepare("ucf101", root, out)`` finds the videos of one official split under ``root`` (any
 layout: ``Class/v_x.avi``, flat, ``UCF-101/Class/...``; any of avi/mp4/mkv/webm/mov/gif,
@@ -20,21 +20,18 @@ split from the QA split), and the report counts questions whose video was found 
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
-import multiprocessing as mp
 import os
-import sys
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
+from vcop_lab.atomic import write_json_atomic
 from vcop_lab.data.manifest import (
     MANIFEST_NAME,
     ROOT_NAME,
@@ -44,15 +41,17 @@ from vcop_lab.data.manifest import (
 from vcop_lab.data.sampling import parse_setting
 from vcop_lab.data.splits import load_split, manifests_dir, split_files
 from vcop_lab.errors import ManifestError, VcopError, VideoError
+from vcop_lab.qa.activitynet import QA_INDEX, load_qa_questions, read_qa_index
+from vcop_lab.qa.activitynet import SPLITS as QA_SPLITS
+from vcop_lab.runtime import worker_pool
 
 DATASETS = ("ucf101", "hmdb51", "activitynet-qa")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
 REPORT_NAME = "prepare_report.json"
 CACHE_NAME = "probe_cache.json"
-QA_INDEX = "activitynet_qa/videos.csv"
-QA_SPLITS = ("train", "val", "test")
 QA_LABEL = "activitynet"
 _CACHE_VERSION = 1
+_DECODERS = ("vcop_lab.data.video",)  # what the decoding processes import once
 _CACHE_SAVE_EVERY = 200  # probes between cache saves, so an interrupted run keeps its work
 
 
@@ -218,25 +217,6 @@ def _probe_task(path: str, backend: str) -> dict:
             "width": int(info.width), "height": int(info.height), "backend": info.backend}
 
 
-def _init_worker() -> None:
-    # One decode thread per worker: more would oversubscribe the cores.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-
-
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool of ``workers`` decoding processes with one thread each."""
-    # forkserver/spawn children start clean: forking a parent whose torch thread pool already
-    # ran can deadlock. The forkserver imports the decoders once and forks cheap workers.
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if "forkserver" in methods:
-        ctx.set_forkserver_preload(["vcop_lab.data.video"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
-
-
 def _probe_all(paths: list[str], root: Path, backend: str, workers: int, progress: bool,
                on_result) -> None:
     """Probe ``paths`` (relative to ``root``), calling ``on_result(path, result)`` for each."""
@@ -260,7 +240,7 @@ def _probe_all(paths: list[str], root: Path, backend: str, workers: int, progres
             suspects = _run_pool(queue, root, backend, workers, report)
             for path in suspects:  # retried alone: a file that kills the decoder twice is bad
                 try:
-                    with worker_pool(1) as pool:
+                    with worker_pool(1, preload=_DECODERS) as pool:
                         result = pool.submit(_probe_task, str(root / path), backend).result()
                 except BrokenProcessPool:
                     result = {"ok": False, "reason": "the decoder crashed on this file"}
@@ -274,7 +254,7 @@ def _run_pool(queue: list[str], root: Path, backend: str, workers: int, report) 
     in flight when one died (a bounded window keeps that list short)."""
     running: dict = {}
     try:
-        with worker_pool(workers) as pool:
+        with worker_pool(workers, preload=_DECODERS) as pool:
             while queue or running:
                 while queue and len(running) < 2 * workers:
                     path = queue[-1]
@@ -320,74 +300,14 @@ class _ProbeCache:
     def save(self) -> None:
         data = {"version": _CACHE_VERSION, "root": self.root, "backend": self.backend,
                 "entries": self.entries}
-        _write_json(self.path, data, indent=None)  # compact: 13k entries for UCF101
-
-
-def _write_json(path: Path, data, indent: int | None = 1) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=indent) + "\n", encoding="utf-8")
-    tmp.replace(path)
+        write_json_atomic(self.path, data, indent=None)  # compact: 13k entries for UCF101
 
 
 # ---------------------------------------------------------------------------- ActivityNet-QA
 
-def _default_qa_dir() -> Path | None:
-    candidate = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "activitynet_qa"
-    return candidate if (candidate / "val_q.json").is_file() else None
-
-
-def load_qa_questions(qa_dir: str | Path) -> dict[str, tuple[str, list[str]]]:
-    """ActivityNet-QA videos from ``{train,val,test}_q.json``: id -> (split, question ids)."""
-    qa_dir = Path(qa_dir)
-    videos: dict[str, tuple[str, list[str]]] = {}
-    for split in QA_SPLITS:
-        path = qa_dir / f"{split}_q.json"
-        if not path.is_file():
-            raise ManifestError(f"{split}_q.json not found", qa_dir,
-                                "pass --qa-dir with the ActivityNet-QA folder holding "
-                                "train_q.json, val_q.json and test_q.json")
-        try:
-            items = json.loads(path.read_text(encoding="utf-8"))
-            for item in items:
-                entry = videos.setdefault(str(item["video_name"]), (split, []))
-                entry[1].append(str(item["question_id"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ManifestError(f"not an ActivityNet-QA question file ({exc})", path,
-                                "use the *_q.json files of the ActivityNet-QA release") from None
-    return videos
-
-
-def read_qa_index(path: str | Path | None = None) -> dict[str, tuple[str, int]]:
-    """The shipped ActivityNet-QA index: video id -> (split, number of questions)."""
-    path = Path(path) if path is not None else manifests_dir() / QA_INDEX
-    if not path.is_file():
-        raise ManifestError("ActivityNet-QA video index not found", path,
-                            "pass --qa-dir with the ActivityNet-QA question files")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        try:
-            return {row["video_id"]: (row["split"], int(row["num_questions"]))
-                    for row in csv.DictReader(f)}
-        except (KeyError, ValueError) as exc:
-            raise ManifestError(f"bad row ({exc})", path,
-                                "regenerate it with write_qa_index()") from None
-
-
-def write_qa_index(qa_dir: str | Path, path: str | Path) -> Path:
-    """Write the compact index (video_id, split, num_questions, file_name) of the QA files."""
-    videos = load_qa_questions(qa_dir)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["video_id", "split", "num_questions", "file_name"])
-        for vid in sorted(videos, key=lambda v: (QA_SPLITS.index(videos[v][0]), v)):
-            writer.writerow([vid, videos[vid][0], len(videos[vid][1]), f"v_{vid}.mp4"])
-    return path
-
-
 def _qa_wanted(qa_dir: str | Path | None):
     """The QA videos as wanted entries, their questions, and where they were read from."""
-    source = Path(qa_dir) if qa_dir is not None else _default_qa_dir()
+    source = Path(qa_dir) if qa_dir is not None else None
     if source is not None:
         questions = load_qa_questions(source)
         index = {v: (s, len(q)) for v, (s, q) in questions.items()}
@@ -540,54 +460,10 @@ def prepare(dataset: str, root: str | Path, out: str | Path, split: int = 1,
         report.manifest = str(manifest_path)
     elif manifest_path.exists():
         manifest_path.unlink()  # never leave a manifest of an earlier run behind
-    _write_json(out / REPORT_NAME, report.to_dict())
+    write_json_atomic(out / REPORT_NAME, report.to_dict())
     if not records:
         raise VideoError(f"no usable video of {dataset} found ({len(missing)} of "
                          f"{len(wanted)} listed videos missing, {len(report.unreadable)} "
                          f"unreadable, {len(report.too_short)} too short)", root,
                          f"check --root (details in {out / REPORT_NAME})")
     return report
-
-
-def main_prepare(argv: list[str] | None = None) -> int:
-    """``vcop-lab prepare DATASET --root DIR --out DIR [options]``; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="vcop-lab prepare",
-        description="Match a dataset folder to its official split lists, count the frames "
-                    "that decode, and write OUT/manifest.csv plus OUT/prepare_report.json.")
-    parser.add_argument("dataset", choices=DATASETS)
-    parser.add_argument("--root", required=True, help="folder holding the dataset's videos")
-    parser.add_argument("--out", required=True, help="folder for the manifest and report")
-    parser.add_argument("--split", type=int, default=1, choices=(1, 2, 3),
-                        help="official split (ucf101/hmdb51; default 1)")
-    parser.add_argument("--setting", default="16-8-3",
-                        help="CL-IT-TL; videos shorter than one tuple are left out "
-                             "(default 16-8-3)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="parallel decoding processes (default 2)")
-    parser.add_argument("--backend", default="auto", choices=("auto", "decord", "pyav"),
-                        help="video reader (default auto)")
-    parser.add_argument("--lists-dir", default=None,
-                        help="folder with classInd.txt, trainlist0N.txt, testlist0N.txt "
-                             "(default: the shipped lists)")
-    parser.add_argument("--qa-dir", default=None,
-                        help="ActivityNet-QA folder with {train,val,test}_q.json (default: "
-                             "../shared/realdata/activitynet_qa beside the project if present, "
-                             "else the shipped video index)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = parser.parse_args(argv)
-    try:
-        report = prepare(args.dataset, args.root, args.out, split=args.split,
-                         setting=args.setting, workers=args.workers, backend=args.backend,
-                         progress=not args.no_progress, lists_dir=args.lists_dir,
-                         qa_dir=args.qa_dir)
-    except VcopError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(report.summary())
-    print(f"  report: {Path(report.out) / REPORT_NAME}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main_prepare())

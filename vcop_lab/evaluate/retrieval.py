@@ -1,8 +1,8 @@
-"""Nearest-neighbour video retrieval (the paper's Tables II-IV): protocols and ``vcop-lab
-retrieve``.
+"""The retrieval protocol of the paper's Tables II-IV on data folders (``vcop-lab retrieve``).
 
 Test-split videos query the training split (train and val rows: the whole official training
-split) by cosine similarity of frozen-backbone features (:mod:`vcop_lab.features`). A query
+split) by cosine similarity of frozen-backbone features (:mod:`vcop_lab.evaluate.features`),
+searched by :mod:`vcop_lab.evaluate.search`. A query
 is correct at k when its class is among the classes of its k nearest neighbours, k in
 {1, 5, 10, 20, 50}. Two levels, always named:
 
@@ -21,8 +21,6 @@ and ``k_capped_at`` says so.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,20 +28,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vcop_lab.checkpoint import RANDOM
+from vcop_lab.data.datasets import display_frames
 from vcop_lab.data.manifest import data_root, load_manifest, select_split
 from vcop_lab.data.sampling import eval_clip_starts
-from vcop_lab.data.transforms import crop_box, resize_frames
-from vcop_lab.data.video import read_frames
 from vcop_lab.errors import SettingsError
-from vcop_lab.features import (
-    LAYERS,
-    RANDOM,
-    FeatureSet,
-    extract_features,
-)
+from vcop_lab.evaluate.features import LAYERS, FeatureSet, extract_features
+from vcop_lab.evaluate.search import TOPK, retrieval_accuracy, topk_neighbours
 from vcop_lab.models.backbones import STAGES
 from vcop_lab.profiles import Profile, get_profile
-from vcop_lab.retrieval import TOPK, retrieval_accuracy, topk_neighbours
 
 LEVELS = {"clip": "clip level", "video": "video level"}
 GALLERY_SPLITS = ("train", "val")
@@ -251,16 +244,11 @@ def clip_thumbnail(fs: FeatureSet, video: int, clip: int | None = None) -> np.nd
     """The middle frame of one clip of a video (default: its middle clip), resized and
     centre-cropped as the network saw it: uint8 (H, W, 3)."""
     m = fs.meta
-    num_clips = fs.num_clips
-    clip = num_clips // 2 if clip is None else clip
-    starts = eval_clip_starts(fs.num_frames[video], m["cl"], num_clips)
-    frame = starts[clip] + m["cl"] // 2
-    resize = tuple(m["resize"])
-    frames = read_frames(data_root(fs.root) / fs.paths[video], [frame], size=resize,
-                         num_frames=fs.num_frames[video])
-    frames = resize_frames(frames, resize)
-    top, left = crop_box(frames.shape[1], frames.shape[2], m["crop"], None)
-    return frames[0, top:top + m["crop"], left:left + m["crop"]].numpy().copy()
+    clip = fs.num_clips // 2 if clip is None else clip
+    starts = eval_clip_starts(fs.num_frames[video], m["cl"], fs.num_clips)
+    frames = display_frames(data_root(fs.root) / fs.paths[video], [starts[clip] + m["cl"] // 2],
+                            tuple(m["resize"]), m["crop"], num_frames=fs.num_frames[video])
+    return frames[0].numpy().copy()
 
 
 def retrieval_examples(query_set: FeatureSet, gallery_set: FeatureSet, n_queries: int = 4,
@@ -337,21 +325,6 @@ def default_cache_dir() -> Path:
     return default_data_root() / "feature-cache"
 
 
-def retrieve_cli(args) -> int:
-    """``vcop-lab retrieve``: write the result JSON to ``--out`` and print one line."""
-    result = retrieve(args.data, checkpoint=args.checkpoint, arch=args.arch,
-                      profile=args.profile, layer=args.layer, level=args.level,
-                      query_data=args.query_data, device=args.device, seed=args.seed,
-                      cache_dir=args.cache if args.cache is not None else default_cache_dir())
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, out)
-    print(summary_line(result))
-    return 0
-
-
 __all__ = [
     "LEVELS",
     "clip_thumbnail",
@@ -361,7 +334,6 @@ __all__ = [
     "level_features",
     "retrieval_examples",
     "retrieve",
-    "retrieve_cli",
     "score_retrieval",
     "shared_classes",
     "split_features",

@@ -1,0 +1,139 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · A tour of the data
+#
+# This toolkit learns video features by **predicting the order of shuffled clips**. Before any
+# training, this notebook looks at the data it learns from:
+#
+# 1. the **manifest** format every command reads (one row per video);
+# 2. the **synthetic motion dataset** the toolkit generates itself, where the action class is
+#    carried by *motion only*;
+# 3. real video files, read through the same decoders.
+
+# %% tags=["parameters"]
+PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
+DATA_ROOT = None        # None: the synthetic set, generated here on first use
+RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+RESULTS = None          # results.json of a batch reproduction (None: record nothing)
+DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
+SEED = 0
+REAL_CLIPS = None      # a folder of real videos to inspect (optional)
+
+# %%
+from collections import Counter
+
+import pandas as pd
+from IPython.display import display
+
+from vcop_lab import viz
+from vcop_lab.data.manifest import load_manifest
+from vcop_lab.data.video import probe, read_frames
+from vcop_lab.paths import synthetic_dirs
+from vcop_lab.profiles import get_profile
+from vcop_lab.results import record
+
+profile = get_profile(PROFILE)
+dirs = synthetic_dirs(PROFILE, DATA_ROOT)
+dirs
+
+# %% [markdown]
+# ## The manifest
+#
+# Every dataset, synthetic or real, is described by a `manifest.csv`: the path of each video
+# relative to the data folder, its label, split, the number of frames that **actually decode**
+# (not what the file header claims), its frame rate and size. Loading validates every row and
+# reports all bad rows at once.
+
+# %%
+records = load_manifest(dirs["main"])
+table = pd.DataFrame([r.__dict__ for r in records])
+display(table.head())
+table.pivot_table(index="label", columns="split", values="path", aggfunc="count")
+
+# %% [markdown]
+# ## The synthetic set: motion is the only cue
+#
+# Colour, shape, size, background and start position are drawn independently of the class, so
+# a single frame cannot tell the class. Most one-way motions speed up, as things that fall, set
+# off or spin up do, so the speed of a clip tells its place in time. Two classes are the exact
+# **time reversal** of another (rise is fall played backwards, rotate_ccw is rotate_cw
+# backwards): they slow down, and only the direction of motion separates them from their
+# partner, which a single frame cannot show. Periodic classes (oscillate, orbit) have a
+# genuinely ambiguous clip order.
+
+# %%
+one_per_class = list({r.label: r for r in records if r.split == "train"}.values())
+strips = []
+for r in one_per_class:
+    step = max(1, r.num_frames // 4)
+    strips.append(read_frames(r.full_path(dirs["main"]), list(range(0, r.num_frames, step))[:4]))
+viz.clip_strip(strips, titles=[r.label for r in one_per_class], frames_per_clip=4,
+               title="Four frames of one video per class (main style)")
+
+# %% [markdown]
+# Each video comes with its **ground truth** (trajectories, colours, shapes, events), which the
+# VideoQA notebook turns into questions and answers.
+
+# %%
+from vcop_lab.data.synthetic import load_ground_truth
+
+truth = load_ground_truth(dirs["main"])
+example = truth[one_per_class[0].path]
+{k: v for k, v in example.items() if k != "objects"} | {"objects": len(example["objects"])}
+
+# %% [markdown]
+# ## The second and qa styles
+#
+# A second style with partly different classes and different looks stands in for HMDB51 in
+# cross-dataset experiments: the networks are never pretrained on it. A third style, **qa**,
+# stands in for ActivityNet-QA in notebook 06: new videos of the main classes and look with one
+# or two static objects beside the moving one, so that questions can ask where things are
+# relative to each other and how many there are.
+
+# %%
+second, qa = load_manifest(dirs["second"]), load_manifest(dirs["qa"])
+shared = sorted({r.label for r in second} & {r.label for r in records})
+print(f"main: {len(records)} videos, {len({r.label for r in records})} classes; "
+      f"second: {len(second)} videos, {len({r.label for r in second})} classes; "
+      f"shared classes: {shared}")
+objects = Counter(g["num_objects"] for g in load_ground_truth(dirs["qa"]).values())
+print(f"qa: {len(qa)} videos; objects per video: {dict(sorted(objects.items()))}")
+
+# %% [markdown]
+# ## Real videos
+#
+# Point `REAL_CLIPS` at a folder of videos (AVI, MP4, MKV, GIF, ...) to see how they decode:
+# frame counts are counted by decoding, and the backend (decord, or PyAV as fallback and for
+# GIF) is chosen per file. `vcop-lab inspect VIDEO...` does the same from a terminal.
+
+# %%
+rows = []
+if REAL_CLIPS:
+    from pathlib import Path
+    for path in sorted(p for p in Path(REAL_CLIPS).rglob("*") if p.is_file()):
+        try:
+            rows.append(probe(path).__dict__ | {"path": path.name})
+        except Exception as exc:  # a tour shows unreadable files instead of stopping
+            rows.append({"path": path.name, "error": str(exc)})
+pd.DataFrame(rows)
+
+# %%
+record(RESULTS, "00_tour", {"main_videos": len(records), "second_videos": len(second),
+                            "qa_videos": len(qa),
+                            "main_classes": len({r.label for r in records}),
+                            "second_classes": len({r.label for r in second}),
+                            "real_clips_read": sum("error" not in r for r in rows)})

@@ -1,0 +1,14 @@
+"""The evaluation wing: what a trained (or random) network is worth.
+
+- :mod:`~vcop_lab.evaluate.inference`: the one inference loop every evaluation runs through;
+- :mod:`~vcop_lab.evaluate.order`: order accuracy over every permutation, per class (Table I,
+  Fig. 5) and the permutation confusion;
+- :mod:`~vcop_lab.evaluate.action`: action recognition scores at clip and video level
+  (Table V);
+- :mod:`~vcop_lab.evaluate.features`: frozen-backbone clip features, pooled per stage and
+  cached (retrieval, VideoQA);
+- :mod:`~vcop_lab.evaluate.search`: nearest-neighbour search over feature matrices, pure
+  tensor code;
+- :mod:`~vcop_lab.evaluate.retrieval`: the retrieval protocol of Tables II-IV on data folders
+  (within and across datasets, layer-wise) and its examples.
+"""
