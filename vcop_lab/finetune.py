@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from vcop_lab import distributed
 from vcop_lab.checkpoint import RANDOM, backbone_from, checkpoint_identity, is_random
-from vcop_lab.data.datasets import EpochSampler, EvalClipDataset, LabelledClipDataset
+from vcop_lab.data.datasets import EvalClipDataset, LabelledClipDataset
 from vcop_lab.data.manifest import (
     VideoRecord,
     class_names,
@@ -46,9 +46,9 @@ from vcop_lab.errors import SettingsError
 from vcop_lab.evaluate.action import action_report, clip_logits, evaluate_action
 from vcop_lab.models import STAGES, ActionClassifier, freeze_through
 from vcop_lab.profiles import get_profile
-from vcop_lab.runs import Run, run_dir, run_or_reuse
+from vcop_lab.runs import Run, output_dir, run_or_reuse
 from vcop_lab.runtime import seed_everything
-from vcop_lab.train import FitConfig, fit, load_best, make_loader
+from vcop_lab.train import FitConfig, eval_loader, fit
 
 FREEZE_CHOICES = ("none",) + STAGES
 # Bump when what a fine-tuning run computes changes, so that older finished runs are redone.
@@ -140,11 +140,7 @@ def finetune(data: str | Path, out: str | Path | None = None, checkpoint: str | 
     _check_fraction(label_fraction)
     settings = finetune_settings(data, checkpoint, profile, arch, freeze, seed, label_fraction,
                                  epochs, max_minutes)
-    if out is None:
-        if runs is None:
-            raise SettingsError("finetune needs an output folder",
-                                fix="pass out=RUN_DIR, or runs=ROOT to name it from the settings")
-        out = run_dir(runs, settings)
+    out = output_dir(out, runs, settings, "fine-tuning run")
 
     def train(resume_now: bool) -> dict:
         return _train(data, Path(out), settings, checkpoint, profile, resume_now, device,
@@ -195,9 +191,8 @@ def _train(data, out: Path, settings: dict, checkpoint, profile, resume: bool, d
     result = fit(model, train_set, val_set, action_step, evaluate_action, cfg)
     if not distributed.is_main():
         return {}
-    dev = load_best(model, out, result, device)
-    loader = make_loader(test_set, prof.ft_batch_size, EpochSampler(len(test_set), shuffle=False),
-                         cfg.num_workers, dev)
+    dev = torch.device(result["device"])  # fit left the best weights there
+    loader = eval_loader(test_set, prof.ft_batch_size, cfg.num_workers, dev)
     scores = clip_logits(model, loader, dev, progress)
     report = action_report(scores["logits"], scores["labels"], names)
     hist = result["history"]

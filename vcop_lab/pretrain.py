@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 
 from vcop_lab import distributed
 from vcop_lab.checkpoint import checkpoint_hash, load_order_init
-from vcop_lab.data.datasets import EpochSampler, OrderTupleDataset
+from vcop_lab.data.datasets import OrderTupleDataset
 from vcop_lab.data.manifest import (
     class_names,
     data_digest,
@@ -32,9 +33,9 @@ from vcop_lab.errors import SettingsError
 from vcop_lab.evaluate.order import evaluate_order, order_report, order_scores
 from vcop_lab.models import VCOPN, build_backbone
 from vcop_lab.profiles import get_profile
-from vcop_lab.runs import Run, run_dir, run_or_reuse
+from vcop_lab.runs import Run, output_dir, run_or_reuse
 from vcop_lab.runtime import seed_everything
-from vcop_lab.train import FitConfig, fit, load_best, make_loader
+from vcop_lab.train import FitConfig, eval_loader, fit
 
 # Bump when what a pretraining run computes changes, so that older finished runs are redone.
 PRETRAIN_FORMAT = 1
@@ -97,11 +98,7 @@ def pretrain(data: str | Path, out: str | Path | None = None, profile="teaching"
                             fix="pass a positive --epochs, or leave it out for the profile's")
     settings = pretrain_settings(data, profile, arch, setting, seed, init, epochs, max_minutes,
                                  records)
-    if out is None:
-        if runs is None:
-            raise SettingsError("pretrain needs an output folder",
-                                fix="pass out=RUN_DIR, or runs=ROOT to name it from the settings")
-        out = run_dir(runs, settings)
+    out = output_dir(out, runs, settings, "pretraining run")
 
     def train(resume_now: bool) -> dict:
         return _train(data, Path(out), settings, profile, init, resume_now, device,
@@ -148,9 +145,8 @@ def _train(data, out: Path, settings: dict, profile, init, resume: bool, device,
     result = fit(model, train_set, val_set, order_step, evaluate_order, cfg)
     if not distributed.is_main():
         return {}
-    dev = load_best(model, out, result, device)
-    loader = make_loader(test_set, prof.batch_size, EpochSampler(len(test_set), shuffle=False),
-                         cfg.num_workers, dev)
+    dev = torch.device(result["device"])  # fit left the best weights there
+    loader = eval_loader(test_set, prof.batch_size, cfg.num_workers, dev)
     report = order_report(order_scores(model, loader, dev, progress), test_set.records, names)
     hist = result["history"]
     return {

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from vcop_lab.atomic import write_json_atomic
 
 
 def read_results(path: str | Path) -> dict:
@@ -22,8 +23,5 @@ def record(path: str | Path | None, section: str, values: dict) -> dict:
     path = Path(path)
     data = read_results(path)
     data.setdefault(section, {}).update(json.loads(json.dumps(values, default=str)))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, data)
     return values

@@ -88,6 +88,17 @@ def run_dir(root: str | Path, settings: Mapping) -> Path:
     return Path(root) / str(settings.get("kind", "run")) / name
 
 
+def output_dir(out: str | Path | None, runs: str | Path | None, settings: Mapping,
+               what: str = "run") -> Path:
+    """``out`` when given, else the folder :func:`run_dir` names under ``runs``."""
+    if out is not None:
+        return Path(out)
+    if runs is None:
+        raise SettingsError(f"a {what} needs an output folder",
+                            fix="pass out=RUN_DIR, or runs=ROOT to name it from the settings")
+    return run_dir(runs, settings)
+
+
 def _flatten(d: Mapping, prefix: str = "") -> dict:
     out = {}
     for key, value in d.items():

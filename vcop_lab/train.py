@@ -82,6 +82,12 @@ def make_loader(dataset, batch_size: int, sampler, num_workers: int, device: tor
     )
 
 
+def eval_loader(dataset, batch_size: int, num_workers: int, device: torch.device) -> DataLoader:
+    """A loader over every item in order, once (validation, testing, feature extraction)."""
+    return make_loader(dataset, batch_size, EpochSampler(len(dataset), shuffle=False),
+                       num_workers, device)
+
+
 def _save_last(cfg, model, opt, scaler, epoch, history, best):
     save_checkpoint({
         "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
@@ -93,7 +99,8 @@ def _save_last(cfg, model, opt, scaler, epoch, history, best):
 def fit(model: torch.nn.Module, train_set, val_set, step, evaluate, cfg: FitConfig,
         on_train_mode=None) -> dict:
     """Train ``model`` and return ``{"history", "best_epoch", "best_val_loss", "device",
-    "stopped_by_budget", "train_seconds"}``. ``on_train_mode(model)`` runs after every
+    "stopped_by_budget", "train_seconds"}``; on the main process ``model`` ends on that
+    device with the weights of ``best.pt``. ``on_train_mode(model)`` runs after every
     ``model.train()`` (e.g. to keep frozen BatchNorm layers in eval mode)."""
     cfg.out_dir = Path(cfg.out_dir)
     seed_everything(cfg.seed)
@@ -122,8 +129,7 @@ def fit(model: torch.nn.Module, train_set, val_set, step, evaluate, cfg: FitConf
     loader = make_loader(train_set, cfg.batch_size, sampler, cfg.num_workers, device)
     val_loader = None
     if val_set is not None and len(val_set):
-        val_loader = make_loader(val_set, cfg.batch_size,
-                                 EpochSampler(len(val_set), shuffle=False), cfg.num_workers, device)
+        val_loader = eval_loader(val_set, cfg.batch_size, cfg.num_workers, device)
     spent = sum(h["seconds"] for h in history)
     stopped = False
     main = distributed.is_main()
@@ -174,6 +180,8 @@ def fit(model: torch.nn.Module, train_set, val_set, step, evaluate, cfg: FitConf
             stopped = epoch + 1 < cfg.epochs
             break
     distributed.barrier()
+    if main and (cfg.out_dir / "best.pt").exists():  # the model leaves with its best weights
+        model.load_state_dict(load_checkpoint(cfg.out_dir / "best.pt")["model"])
     best_epoch = min(history, key=lambda h: _score(h, cfg.best))["epoch"] if history else None
     best_val_loss = next((h["val_loss"] for h in history if h["epoch"] == best_epoch), None)
     return {"history": history, "best_epoch": best_epoch, "best_val_loss": best_val_loss,
@@ -190,16 +198,6 @@ def _score(record: dict, best: str) -> float:
     if best != "val_loss":
         raise SettingsError(f"unknown best-checkpoint rule {best!r}", fix="use val_loss or val_acc")
     return record["val_loss"] if record["val_loss"] is not None else record["train_loss"]
-
-
-def load_best(model: torch.nn.Module, out_dir: Path, result: dict,
-              device: str | None = None) -> torch.device:
-    """Load ``out_dir/best.pt`` into ``model`` and move it to the device :func:`fit` used
-    (or the best available one after a single-process run); returns that device."""
-    dev = pick_device(device) if result["world_size"] == 1 else torch.device(result["device"])
-    model.load_state_dict(load_checkpoint(Path(out_dir) / "best.pt")["model"])
-    model.to(dev)
-    return dev
 
 
 def _plain(d: dict) -> dict:

@@ -69,7 +69,7 @@ from torch import Tensor, nn
 from vcop_lab import runs
 from vcop_lab.atomic import atomic_path
 from vcop_lab.checkpoint import RANDOM, backbone_from, checkpoint_hash, is_random
-from vcop_lab.data.datasets import EpochSampler, EvalClipDataset
+from vcop_lab.data.datasets import EvalClipDataset
 from vcop_lab.data.manifest import (
     MANIFEST_NAME,
     VideoRecord,
@@ -85,7 +85,7 @@ from vcop_lab.evaluate.search import video_level
 from vcop_lab.models.backbones import ARCHS, STAGES, build_backbone
 from vcop_lab.profiles import Profile, get_profile
 from vcop_lab.runtime import pick_device
-from vcop_lab.train import make_loader
+from vcop_lab.train import eval_loader
 
 # Bump when the extraction itself changes (pooling, clip sampling), so old caches are unused.
 FEATURE_VERSION = 2
@@ -458,8 +458,7 @@ def _run_extraction(backbone, dataset, layers, grids, entries, device, batch_siz
     With a cache the features are written straight into a memory-mapped temporary ``.npy``
     file (no full copy in RAM), moved into the entry's folder only when complete.
     """
-    loader = make_loader(dataset, batch_size, EpochSampler(len(dataset), shuffle=False),
-                         num_workers, device)
+    loader = eval_loader(dataset, batch_size, num_workers, device)
     num_videos, num_clips = len(dataset), dataset.num_clips
     outputs: dict[str, object] = {}
     shapes: dict[str, list[int]] = {}

@@ -69,7 +69,7 @@ from vcop_lab.qa.activitynet import (
 )
 from vcop_lab.qa.synthetic_qa import by_split, make_synthetic_qa
 from vcop_lab.qa.train import load_esa, predict, train_esa
-from vcop_lab.runs import Run, run_dir, run_or_reuse
+from vcop_lab.runs import Run, output_dir, run_or_reuse
 from vcop_lab.runtime import pick_device
 
 # The "feature source" without a video: every clip feature is zero, so E-SA answers from the
@@ -251,7 +251,7 @@ def videoqa(data: str | Path, out: str | Path | None = None, checkpoint: str | P
     ckpt_path, ckpt_hash = _checkpoint_identity(checkpoint)
     settings = videoqa_settings("synthetic", data, ckpt_hash, arch, prof, glove_path, seed,
                                 prof.qa_epochs)
-    out = Path(out) if out is not None else run_dir(_runs_root(runs), settings)
+    out = output_dir(out, runs, settings, "VideoQA run")
 
     def train(resume_now: bool) -> dict:
         t0 = time.perf_counter()
@@ -269,13 +269,6 @@ def videoqa(data: str | Path, out: str | Path | None = None, checkpoint: str | P
 
     return run_or_reuse(out, settings, train, resume=resume, force=force, progress=progress,
                         what="VideoQA run")
-
-
-def _runs_root(runs) -> Path:
-    if runs is None:
-        raise SettingsError("VideoQA needs an output folder",
-                            fix="pass out=RUN_DIR, or runs=ROOT to name it from the settings")
-    return Path(runs)
 
 
 def compare_feature_sources(data: str | Path, runs: str | Path,

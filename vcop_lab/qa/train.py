@@ -20,13 +20,12 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from vcop_lab.checkpoint import load_checkpoint, save_checkpoint
-from vcop_lab.data.datasets import EpochSampler
 from vcop_lab.errors import VcopError
 from vcop_lab.evaluate.inference import collect
 from vcop_lab.models.esa import ESA
 from vcop_lab.qa.activitynet import AnswerVocabulary, QAItem, majority_baseline, per_type_accuracy
 from vcop_lab.qa.glove import Vocabulary, embedding_matrix, load_glove, pad_batch
-from vcop_lab.train import FitConfig, fit, make_loader
+from vcop_lab.train import FitConfig, eval_loader, fit
 
 # What a returned history keeps of each epoch (timings differ from run to run).
 _HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
@@ -99,9 +98,8 @@ def _accuracy(model, dataset: QADataset, device, batch_size: int) -> dict[str, f
     return per_type_accuracy(out["type"].tolist(), (out["pred"] == out["answer"]).tolist())
 
 
-def _loader(dataset, batch_size: int, device, shuffle: bool = False):
-    return make_loader(dataset, batch_size, EpochSampler(len(dataset), shuffle=shuffle), 0,
-                       torch.device(device))
+def _loader(dataset, batch_size: int, device):
+    return eval_loader(dataset, batch_size, 0, torch.device(device))
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -211,7 +209,6 @@ def train_esa(
                         else str(device), best="val_acc", resume=resume, progress=progress,
                         log_epochs=False, meta=_esa_meta(model))
         result = fit(model, dataset(trainable), val, esa_step, evaluate_esa, cfg)
-        model.load_state_dict(load_checkpoint(cfg.out_dir / "best.pt", kind="esa")["model"])
     dev = next(model.parameters()).device
     metrics = {
         "test": _accuracy(model, test, dev, 256),

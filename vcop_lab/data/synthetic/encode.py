@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vcop_lab.atomic import atomic_path
 from vcop_lab.errors import VideoError
 
 # Short GOP for cheap random access. One thread alone does not make x264 deterministic: with
@@ -46,26 +47,24 @@ def write_video(frames: np.ndarray, path: str | Path, fps: int) -> int:
     """Encode (T, H, W, 3) uint8 RGB frames as H.264 MP4 (short GOP, no B-frames, one thread,
     no MB-tree, so that the same frames always give the same file); returns the frame count."""
     path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
     height, width = frames.shape[1:3]
     written = 0
-    with av.open(str(tmp), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options=dict(_ENCODER_OPTIONS))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.thread_count = 1
-        y, u, v = _to_yuv420p(frames)
-        for i in range(len(frames)):
-            vf = _yuv_frame([y[i], u[i], v[i]], width, height)
-            vf.pts = i
-            for packet in stream.encode(vf):
+    with atomic_path(path, keep_suffix=True, fsync=False) as tmp:
+        with av.open(str(tmp), "w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=fps, options=dict(_ENCODER_OPTIONS))
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.codec_context.thread_count = 1
+            y, u, v = _to_yuv420p(frames)
+            for i in range(len(frames)):
+                vf = _yuv_frame([y[i], u[i], v[i]], width, height)
+                vf.pts = i
+                for packet in stream.encode(vf):
+                    container.mux(packet)
+                    written += 1
+            for packet in stream.encode():
                 container.mux(packet)
                 written += 1
-        for packet in stream.encode():
-            container.mux(packet)
-            written += 1
-    if written != len(frames):
-        tmp.unlink(missing_ok=True)
-        raise VideoError(f"the encoder wrote {written} of {len(frames)} frames", path,
-                         "check the PyAV/FFmpeg installation (libx264 is needed)")
-    tmp.replace(path)
+        if written != len(frames):
+            raise VideoError(f"the encoder wrote {written} of {len(frames)} frames", path,
+                             "check the PyAV/FFmpeg installation (libx264 is needed)")
     return written

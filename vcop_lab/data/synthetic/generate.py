@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from vcop_lab.atomic import write_json_atomic
 from vcop_lab.data.manifest import MANIFEST_NAME, VideoRecord, write_manifest
 from vcop_lab.data.synthetic.encode import _ENCODER_OPTIONS, write_video
 from vcop_lab.data.synthetic.scene import (
@@ -348,9 +349,7 @@ def _install(out_dir: Path, style: str, cfg: SynthConfig, truths: list[dict], se
             "generation_seconds": round(seconds, 2), "worker_seconds": round(work_seconds, 2),
             "workers": workers, "encoder": {"codec": "libx264", "pix_fmt": "yuv420p",
                                             **_ENCODER_OPTIONS}}
-    tmp = out_dir / (INFO_NAME + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out_dir / INFO_NAME)
+    write_json_atomic(out_dir / INFO_NAME, info, indent=2)
     return out_dir / MANIFEST_NAME
 
 
