@@ -39,15 +39,13 @@ from collections import Counter
 import pandas as pd
 from IPython.display import display
 
-from vcop_lab import viz
+from vcop_lab import notebook, viz
 from vcop_lab.data.manifest import load_manifest
 from vcop_lab.data.video import probe, read_frames
-from vcop_lab.paths import synthetic_dirs
-from vcop_lab.profiles import get_profile
 from vcop_lab.results import record
 
-profile = get_profile(PROFILE)
-dirs = synthetic_dirs(PROFILE, DATA_ROOT)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED)
+profile, dirs = nb.profile, nb.dirs
 dirs
 
 # %% [markdown]

@@ -31,16 +31,14 @@ SEED = 0
 # %%
 import pandas as pd
 from IPython.display import display
-from vcop_lab import viz, widgets
+from vcop_lab import notebook, viz, widgets
 from vcop_lab.data.datasets import OrderTupleDataset
 from vcop_lab.data.manifest import load_manifest, select_split
 from vcop_lab.data.sampling import parse_setting, permutations_for
-from vcop_lab.paths import synthetic_dirs
-from vcop_lab.profiles import get_profile
 from vcop_lab.results import record
 
-profile = get_profile(PROFILE)
-root = synthetic_dirs(PROFILE, DATA_ROOT)["main"]
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED)
+profile, root = nb.profile, nb.dirs["main"]
 records = load_manifest(root)
 
 # %%

@@ -32,36 +32,31 @@ RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
-ARCHS = ["r3d", "c3d", "r21d"]
-CURRICULUM_ARCH = "r3d"
-CURRICULUM_TLS = [4]     # add 5 to continue the curriculum to tl=5
-CURRICULUM_EPOCHS = None  # epochs of each curriculum stage (None: a third of the profile's)
+ARCHS = None            # None: the profile's backbones ("all": c3d, r3d and r21d)
+CURRICULUM_TLS = [4]    # add 5 to continue the curriculum to tuples of 5 clips
+CURRICULUM_EPOCHS = None  # epochs of each curriculum stage (None: the profile's)
 
 # %%
 import pandas as pd
-from vcop_lab import viz
+from vcop_lab import notebook, viz
 from vcop_lab.curriculum import compare_task_curriculum
-from vcop_lab.paths import synthetic_dirs
 from vcop_lab.pretrain import pretrain
-from vcop_lab.profiles import get_profile
 from vcop_lab.results import record
-from vcop_lab.runtime import pick_device
 
-profile = get_profile(PROFILE)
-device = pick_device(DEVICE)
-root = synthetic_dirs(PROFILE, DATA_ROOT)["main"]
-print(f"{profile.name} profile on {device}: setting {profile.setting}, width {profile.width}, "
-      f"input {profile.setting.split('-')[0]}x{profile.crop}x{profile.crop}")
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCHS)
+profile, device, root = nb.profile, nb.device, nb.dirs["main"]
+print(nb.describe())
 
 # %% [markdown]
 # ## Train each backbone at the profile's setting
 #
-# On a CPU the teaching profile caps each run at a few minutes; the budget, the epochs actually
-# run and the throughput are recorded in each run's `metrics.json`.
+# Every run trains a fixed number of epochs (the profile's), so its figures depend on the
+# seed and the code, not on how fast the machine is. The epochs run and the throughput are
+# recorded in each run's `metrics.json`.
 
 # %%
 runs = {arch: pretrain(root, runs=RUN_ROOT, profile=profile, arch=arch, seed=SEED,
-                       device=str(device)) for arch in ARCHS}
+                       device=device) for arch in nb.archs}
 table = pd.DataFrame({arch: {"test order acc (%)": 100 * m["test_order_acc"],
                              "chance (%)": 100 * m["chance"], "epochs": m["epochs_run"],
                              "train minutes": m["train_minutes"],
@@ -70,22 +65,21 @@ table.round(1)
 
 # %%
 histories = {arch: run.history() for arch, run in runs.items()}
-viz.training_curves(histories, chance=runs[ARCHS[0]]["chance"])
+viz.training_curves(histories, chance=runs[nb.archs[0]]["chance"])
 
 # %% [markdown]
-# ## Task curriculum against scratch
+# ## Task curriculum against scratch (Fig. 4)
 #
 # Harder settings (more clips, more orders) are hard to learn from scratch. The curriculum
 # initialises the tl=4 network from the tl=3 one: the backbone and the pair layer carry over,
 # only the final layer is new. Both arms get the same epochs at tl=4.
 
 # %%
-base = pretrain(root, runs=RUN_ROOT, profile=profile, arch=CURRICULUM_ARCH, seed=SEED,
-                device=str(device)).checkpoint
-epochs = CURRICULUM_EPOCHS or max(2, profile.epochs // 3)
-curriculum = compare_task_curriculum(root, RUN_ROOT, base,
-                                     tls=CURRICULUM_TLS, profile=profile, arch=CURRICULUM_ARCH,
-                                     seed=SEED, epochs=epochs, device=str(device))
+arch = nb.archs[0]
+epochs = CURRICULUM_EPOCHS or profile.curriculum_epochs
+curriculum = compare_task_curriculum(root, RUN_ROOT, runs[arch].checkpoint, tls=CURRICULUM_TLS,
+                                     profile=profile, arch=arch, seed=SEED, epochs=epochs,
+                                     device=device)
 pd.DataFrame({f"tl={tl}": {"curriculum (%)": 100 * r["curriculum"]["test_order_acc"],
                            "scratch (%)": 100 * r["scratch"]["test_order_acc"],
                            "chance (%)": 100 * r["scratch"]["chance"],
@@ -97,14 +91,31 @@ tl = CURRICULUM_TLS[0]
 curves = {name: curriculum[tl][name].history() for name in ("curriculum", "scratch")}
 viz.training_curves(curves, chance=curriculum[tl]["scratch"]["chance"])
 
+# %% [markdown]
+# ## Harder with more clips, at equal training
+#
+# With more clips per tuple there are more orders to tell apart (tl! of them). At the same
+# number of epochs from scratch, the validation order accuracy of the tl=3 run (read from its
+# history at that epoch) and of the tl=4 scratch run show how much harder the task gets.
+
 # %%
+val_at = {3: runs[arch].history()[epochs - 1]["val_acc"],
+          tl: curriculum[tl]["scratch"].history()[epochs - 1]["val_acc"]}
+chance_at = {3: runs[arch]["chance"], tl: curriculum[tl]["scratch"]["chance"]}
+pd.DataFrame({"val order acc (%)": {f"tl={k}": 100 * v for k, v in val_at.items()},
+              "chance (%)": {f"tl={k}": 100 * v for k, v in chance_at.items()}}).round(1)
+
+# %%
+clock = [r.dir.name for r in [*runs.values(), *(x for c in curriculum.values()
+                                                for x in (c["curriculum"], c["scratch"]))]
+         if r["stopped_by_budget"]]
 record(RESULTS, "02_pretraining", {
-    "device": str(device), "setting": profile.setting,
-    "test_order_acc": {a: m["test_order_acc"] for a, m in runs.items()},
-    "chance": runs[ARCHS[0]]["chance"],
-    "train_minutes": {a: m["train_minutes"] for a, m in runs.items()},
-    "clips_per_second": {a: m["clips_per_second"] for a, m in runs.items()},
-    "curriculum": {tl: {"curriculum": r["curriculum"]["test_order_acc"],
-                        "scratch": r["scratch"]["test_order_acc"],
-                        "gain_points": r["gain_points"], "epochs": epochs}
-                   for tl, r in curriculum.items()}})
+    "setting": profile.setting, "stopped_by_clock": clock,
+    "order": {a: {k: m[k] for k in ("test_order_acc", "chance", "epochs_run")}
+              for a, m in runs.items()},
+    "curriculum": {t: {"curriculum": r["curriculum"]["test_order_acc"],
+                       "scratch": r["scratch"]["test_order_acc"], "epochs": epochs,
+                       "chance": r["scratch"]["chance"], "gain_points": r["gain_points"],
+                       **{f"{n}_val_acc": [h["val_acc"] for h in r[n].history()]
+                          for n in ("curriculum", "scratch")}} for t, r in curriculum.items()},
+    "equal_training": {"epochs": epochs, "val_order_acc": val_at, "chance": chance_at}})

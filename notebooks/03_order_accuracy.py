@@ -28,25 +28,22 @@ RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
-ARCH = "r3d"
+ARCH = None             # None: the profile's first backbone
 SAMPLE_THRESHOLD = 0.8
-SAMPLE_EXTRA_EPOCHS = None  # epochs after dropping the easy videos (None: profile's / 3)
+SAMPLE_EXTRA_EPOCHS = None  # epochs after dropping the easy videos (None: the profile's)
 
 # %%
 import pandas as pd
-from vcop_lab import viz
+from vcop_lab import notebook, viz
 from vcop_lab.curriculum import frames_vs_clips, reversed_pair_accuracy, sample_curriculum
 from vcop_lab.data.sampling import parse_setting, permutations_for
 from vcop_lab.data.synthetic import PERIODIC_CLASSES, TIME_REVERSED_PAIRS
-from vcop_lab.paths import synthetic_dirs
 from vcop_lab.pretrain import pretrain
-from vcop_lab.profiles import get_profile
 from vcop_lab.results import record
-from vcop_lab.runtime import pick_device
 
-profile = get_profile(PROFILE)
-device = str(pick_device(DEVICE))
-root = synthetic_dirs(PROFILE, DATA_ROOT)["main"]
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCH)
+profile, device, root, ARCH = nb.profile, nb.device, nb.dirs["main"], nb.archs[0]
+print(nb.describe())
 
 # %%
 metrics = pretrain(root, runs=RUN_ROOT, profile=profile, arch=ARCH, seed=SEED, device=device)
@@ -81,8 +78,8 @@ viz.permutation_confusion(metrics["permutation_confusion"], perms)
 # videos for the same number of epochs, from the same checkpoint, with the same seed.
 
 # %%
-sample = sample_curriculum(root, RUN_ROOT, metrics.checkpoint,
-                           threshold=SAMPLE_THRESHOLD, extra_epochs=SAMPLE_EXTRA_EPOCHS,
+sample = sample_curriculum(root, RUN_ROOT, metrics.checkpoint, threshold=SAMPLE_THRESHOLD,
+                           extra_epochs=SAMPLE_EXTRA_EPOCHS or profile.curriculum_epochs,
                            profile=profile, seed=SEED, device=device)
 print(f"dropped {sample['dropped']} of {sample['train_videos']} training videos as easy; "
       f"test order accuracy: before {100 * sample['base']:.1f}%, continuing on the hard "
@@ -109,11 +106,15 @@ viz.grouped_bars(table.T.to_dict("index"), ylabel="order accuracy",
 
 # %%
 table.loc["mean"] = table.mean()
+runs = [metrics, fvc["frames"]]
 record(RESULTS, "03_order_accuracy", {
     "arch": ARCH, "test_order_acc": metrics["test_order_acc"], "chance": metrics["chance"],
     "per_class_order_acc": metrics["per_class_order_acc"],
     "sample_curriculum": {k: sample[k] for k in ("threshold", "dropped", "kept", "base",
-                                                  "continue_on_hard", "continue_on_all")},
-    "reversed_pairs_clips": table.loc["mean", "clips"],
-    "reversed_pairs_frames": table.loc["mean", "frames"]})
+                                                  "extra_epochs", "continue_on_hard",
+                                                  "continue_on_all")},
+    "frames_test_order_acc": fvc["frames"]["test_order_acc"],
+    "reversed_pairs": {"clips": table.loc["mean", "clips"],
+                       "frames": table.loc["mean", "frames"]},
+    "stopped_by_clock": [r.dir.name for r in runs if r["stopped_by_budget"]]})
 table.round(3)

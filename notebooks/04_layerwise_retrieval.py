@@ -48,9 +48,9 @@ RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
-ARCHS = ["r3d", "c3d", "r21d"]  # the networks of notebook 02
+ARCHS = None            # None: the profile's backbones (the networks of notebook 02)
 LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
-LEVELS = ["clip", "video"]  # compared at each network's best layer
+LEVELS = ["clip", "video"]  # conv5 (Table II) is compared at both levels
 GRID_QUERIES = 4  # rows of the retrieval grid
 GRID_K = 5        # neighbours shown per query
 
@@ -60,30 +60,23 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from vcop_lab import viz
+from vcop_lab import notebook, viz
 from vcop_lab.data.manifest import load_manifest
 from vcop_lab.evaluate.retrieval import (cross_dataset, grid_inputs, layerwise_table,
                                          retrieval_examples, retrieve, split_features)
-from vcop_lab.paths import synthetic_dirs
-from vcop_lab.profiles import get_profile
-from vcop_lab.results import record
 from vcop_lab.evaluate.search import TOPK
 from vcop_lab.pretrain import pretrain
+from vcop_lab.results import record
 
 # %%
-from vcop_lab.runtime import pick_device
-
-profile = get_profile(PROFILE)
-device = str(pick_device(DEVICE))
-dirs = synthetic_dirs(PROFILE, DATA_ROOT)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCHS)
+profile, device, dirs, ARCHS = nb.profile, nb.device, nb.dirs, nb.archs
 root = dirs["main"]
 num_classes = len({r.label for r in load_manifest(root)})
 # every extraction below shares these: the cache, the device, the seed of random inits
 common = dict(profile=profile, device=device, seed=SEED,
               cache_dir=Path(RUN_ROOT) / "feature-cache")
-print(f"{profile.name} profile on {device}: {profile.eval_clips} clips per video, "
-      f"{profile.setting.split('-')[0]}x{profile.crop}x{profile.crop} each, "
-      f"{num_classes} classes")
+print(f"{nb.describe()}\n{profile.eval_clips} clips per video, {num_classes} classes")
 
 # %% [markdown]
 # ## The networks
@@ -104,11 +97,14 @@ for arch, m in order.items():
 # ## Which layer retrieves best? (Table IV)
 #
 # All layers of one network are extracted in a single pass over the videos, then each layer
-# is scored at **clip level**. Accuracy is in percent.
+# is scored at **clip level** (and, from the same cached features, at video level, the level
+# of the paper's tables). Accuracy is in percent.
 
 # %%
 layerwise = {arch: layerwise_table(root, checkpoints[arch], arch, layers=LAYERS, level="clip",
                                    **common) for arch in ARCHS}
+by_video = {arch: layerwise_table(root, checkpoints[arch], arch, layers=LAYERS, level="video",
+                                  **common) for arch in ARCHS}
 table_iv = pd.DataFrame({(arch, init): {(layer, f"top-{k}"): row[layer][f"top{k}"]
                                         for layer in LAYERS for k in (1, 5)}
                          for arch, lw in layerwise.items()
@@ -140,17 +136,16 @@ for arch, lw in layerwise.items():
 # networks and little training the ranking of the layers can differ; the table above is what
 # *this* run measured.
 #
-# ## Clip level against video level
+# ## Clip level against video level (Table II)
 #
-# At each network's best layer (of the pretrained network), both initialisations are scored at
-# both levels, over every k. At video level there are fewer gallery items, so when the gallery
+# The paper's Table II uses conv5 features. Both initialisations are scored there at both
+# levels, over every k. At video level there are fewer gallery items, so when the gallery
 # has fewer than 50 items, top-50 is scored over the whole gallery (`k capped at`).
 
 # %%
-levels = {(arch, init, level): retrieve(root, ckpt, arch, layer=best_layer[arch], level=level,
-                                        **common)
+levels = {(arch, init, level): retrieve(root, ckpt, arch, layer="conv5", level=level, **common)
           for arch in ARCHS for init, ckpt in checkpoints[arch].items() for level in LEVELS}
-level_table = pd.DataFrame({(arch, best_layer[arch], init, r["level"]): {
+level_table = pd.DataFrame({(arch, "conv5", init, r["level"]): {
     **{f"top-{k}": r[f"top{k}"] for k in TOPK}, "queries": r["num_queries"],
     "gallery": r["num_gallery"], "k capped at": r["k_capped_at"]}
     for (arch, init, _), r in levels.items()}).T.astype({"queries": int, "gallery": int})
@@ -161,7 +156,7 @@ for arch in ARCHS:
     curves = {f"{init}, {levels[arch, init, lev]['level']}":
               {k: levels[arch, init, lev][f"top{k}"] for k in TOPK}
               for init in checkpoints[arch] for lev in LEVELS}
-    display(viz.topk_table_plot(curves, title=f"{arch} {best_layer[arch]}: top-k accuracy"))
+    display(viz.topk_table_plot(curves, title=f"{arch} conv5: top-k accuracy"))
 
 # %% [markdown]
 # ## Across datasets
@@ -231,17 +226,18 @@ pd.DataFrame({(arch, k): g for arch, by_k in gain.items() for k, g in by_k.items
 ).rename_axis(["network", "pretrained - random (points)"]).round(1)
 
 # %%
-first, keys = layerwise[ARCHS[0]], ("top1", "top5")
+first, keys, ks = layerwise[ARCHS[0]], ("top1", "top5"), tuple(f"top{k}" for k in TOPK)
 counts = ("num_queries", "num_queries_total", "shared_classes")
+def per_layer(tables):
+    return {a: {i: {layer: {k: s[k] for k in keys} for layer, s in row.items()}
+                for i, row in lw["table"].items()} for a, lw in tables.items()}
 recorded = record(RESULTS, "04_layerwise_retrieval", {
     "level": "clip level", "layers": LAYERS, "clips_per_video": profile.eval_clips,
     "num_queries": first["num_queries"], "num_gallery": first["num_gallery"],
-    "table": {arch: {init: {layer: {k: s[k] for k in keys} for layer, s in row.items()}
-                     for init, row in lw["table"].items()} for arch, lw in layerwise.items()},
-    "best_layer": {arch: {init: b["layer"] for init, b in lw["best_layer"].items()}
-                   for arch, lw in layerwise.items()},
-    "gain_points": gain,
-    "levels": {a: {i: {levels[a, i, lev]["level"]: {k: levels[a, i, lev][k] for k in keys}
-                       for lev in LEVELS} for i in checkpoints[a]} for a in ARCHS},
+    "table": per_layer(layerwise), "table_video": per_layer(by_video), "gain_points": gain,
+    "best_layer": {a: {i: b["layer"] for i, b in lw["best_layer"].items()}
+                   for a, lw in layerwise.items()},
+    "conv5": {a: {i: {levels[a, i, lev]["level"]: {k: levels[a, i, lev][k] for k in ks}
+                      for lev in LEVELS} for i in checkpoints[a]} for a in ARCHS},
     "cross_dataset": {a: {i: {name: {k: cross[a, i, name][k] for k in keys + counts}
                               for name in directions} for i in checkpoints[a]} for a in ARCHS}})

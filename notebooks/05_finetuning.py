@@ -41,32 +41,33 @@ RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
-ARCHS = ["r3d", "c3d", "r21d"]
-SEEDS = [0, 1]           # fine-tuning seeds; the table shows the mean over them
-SWEEP_ARCH = "r3d"       # the backbone of the freezing sweep
-LABEL_FRACTION = 1.0     # fraction of the training labels used for fine-tuning
+ARCHS = None            # None: the profile's backbones ("all": c3d, r3d and r21d)
+SEEDS = None            # fine-tuning seeds (None: the profile's); tables show their mean
+LABEL_FRACTIONS = None  # fractions of the training labels (None: the profile's, e.g. 1, 0.1)
+SWEEP_ARCH = None       # the backbone of the freezing sweep (None: the first of ARCHS)
+SWEEP_LABEL_FRACTION = None  # the sweep's fraction of the labels (None: the profile's)
 
 # %%
 import pandas as pd
-from vcop_lab import viz
+from IPython.display import display
+from vcop_lab import notebook, viz
 from vcop_lab.finetune import compare_inits, freeze_sweep, summary_line
-from vcop_lab.paths import synthetic_dirs
 from vcop_lab.pretrain import pretrain
-from vcop_lab.profiles import get_profile
 from vcop_lab.results import record
-from vcop_lab.runtime import pick_device
 
-profile = get_profile(PROFILE)
-device = str(pick_device(DEVICE))
-dirs = synthetic_dirs(PROFILE, DATA_ROOT)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCHS)
+profile, device, dirs, ARCHS = nb.profile, nb.device, nb.dirs, nb.archs
+SEEDS = list(SEEDS or profile.seeds)
+LABEL_FRACTIONS = list(LABEL_FRACTIONS or profile.label_fractions)
+SWEEP_ARCH = SWEEP_ARCH or ARCHS[0]
+SWEEP_LABEL_FRACTION = SWEEP_LABEL_FRACTION or profile.sweep_label_fraction
 
 # %%
 root = dirs["main"]
 STYLES = {"main": "main style (UCF101 stand-in)", "second": "second style (HMDB51 stand-in)"}
 ORDER = f"order {profile.setting}"
-print(f"{profile.name} profile on {device}: up to {profile.ft_epochs} epochs and "
-      f"{profile.ft_max_minutes} min per run, {profile.eval_clips} test clips per video, "
-      f"{100 * LABEL_FRACTION:g}% of the training labels, seeds {SEEDS}")
+print(f"{nb.describe()}\n{profile.ft_epochs} epochs per fine-tune, {profile.eval_clips} test "
+      f"clips per video, label fractions {LABEL_FRACTIONS}, seeds {SEEDS}")
 
 # %% [markdown]
 # ## The order checkpoints
@@ -85,34 +86,33 @@ for arch in dict.fromkeys(ARCHS + [SWEEP_ARCH]):
 # %% [markdown]
 # ## Random against order-pretrained (Table V)
 #
-# For each style and backbone, `compare_inits` fine-tunes from random weights and from the
-# order checkpoint, once per seed, each into the folder its settings name under
-# `RUN_ROOT/action/`.
-# The table is laid out like the paper's Table V: a row per backbone and initialisation, a
-# column per dataset, mean **video-level** test accuracy over the seeds in percent, and the
-# gain of order pretraining over random initialisation in points.
+# For each fraction of the labels, style and backbone, `compare_inits` fine-tunes from random
+# weights and from the order checkpoint, once per seed, each into the folder its settings name
+# under `RUN_ROOT/action/`. The tables are laid out like the paper's Table V: a row per
+# backbone and initialisation, a column per dataset, mean test accuracy over the seeds in
+# percent, and the gain of order pretraining over random initialisation in points.
 
 # %%
-runs = {style: {} for style in STYLES}
-for style in STYLES:
-    for arch in ARCHS:
-        runs[style][arch] = compare_inits(dirs[style], RUN_ROOT, order_ckpt[arch],
-                                          seeds=tuple(SEEDS), profile=profile, arch=arch,
-                                          label_fraction=LABEL_FRACTION, device=device)
-        for init in ("random", "order"):
-            for metrics in runs[style][arch][init]["runs"].values():
-                print(f"{style}: {summary_line(metrics)}")
+runs = {f: {s: {a: compare_inits(dirs[s], RUN_ROOT, order_ckpt[a], seeds=tuple(SEEDS),
+                                 profile=profile, arch=a, label_fraction=f, device=device)
+                for a in ARCHS} for s in STYLES} for f in LABEL_FRACTIONS}
+for f, by_style in runs.items():
+    for s, by_arch in by_style.items():
+        for a, result in by_arch.items():
+            for init in ("random", "order"):
+                for metrics in result[init]["runs"].values():
+                    print(f"{s}: {summary_line(metrics)}")
 
 
 # %%
-def table_v(key: str) -> pd.DataFrame:
-    rows = {}
+def table_v(fraction: float, key: str) -> pd.DataFrame:
+    rows, by_style = {}, runs[fraction]
     for arch in ARCHS:
-        random_, order = ({s: 100 * runs[s][arch][init][key] for s in STYLES}
+        random_, order = ({s: 100 * by_style[s][arch][init][key] for s in STYLES}
                           for init in ("random", "order"))
         rows[arch, "random"], rows[arch, ORDER] = random_, order
         rows[arch, "gain (points)"] = {s: order[s] - random_[s] for s in STYLES}
-    any_run = {s: runs[s][ARCHS[0]]["random"]["runs"][SEEDS[0]] for s in STYLES}
+    any_run = {s: by_style[s][ARCHS[0]]["random"]["runs"][SEEDS[0]] for s in STYLES}
     rows["chance", ""] = {s: 100 * any_run[s]["chance"] for s in STYLES}
     table = pd.DataFrame(rows).T.rename(columns=STYLES)
     table.index.names = ["architecture", "initialisation"]
@@ -120,46 +120,30 @@ def table_v(key: str) -> pd.DataFrame:
 
 
 # %%
-video_table = table_v("mean_test_video_acc")
-video_table.columns.name = "VIDEO-level test accuracy (%)"
-print(f"Table V, video level: mean over seeds {SEEDS}, {profile.eval_clips} clips per video "
-      "averaged before the argmax")
-video_table
+for f in LABEL_FRACTIONS:
+    for key, level in (("mean_test_video_acc", "VIDEO"), ("mean_test_clip_acc", "CLIP")):
+        table = table_v(f, key)
+        table.columns.name = f"{level}-level test accuracy (%), {100 * f:g}% of the labels"
+        display(table)
+print(f"mean over seeds {SEEDS}; video level averages {profile.eval_clips} clips' logits "
+      "before the argmax, clip level scores every test clip on its own")
 
 # %%
-clip_table = table_v("mean_test_clip_acc")
-clip_table.columns.name = "CLIP-level test accuracy (%)"
-print(f"Table V, clip level: mean over seeds {SEEDS}, every test clip scored on its own")
-clip_table
-
-# %%
-viz.grouped_bars({f"{arch}\n{style}": {"random": video_table.loc[(arch, "random"), label],
-                                        ORDER: video_table.loc[(arch, ORDER), label]}
-                  for style, label in STYLES.items() for arch in ARCHS},
-                 ylabel="video-level test accuracy (%)",
-                 title=f"Random against order-pretrained ({profile.name} profile, "
-                       f"mean of {len(SEEDS)} seeds)")
-
-# %%
-gains = {s: {a: round(100 * (runs[s][a]["order"]["mean_test_video_acc"]
-                             - runs[s][a]["random"]["mean_test_video_acc"]), 2) for a in ARCHS}
-         for s in STYLES}
-per_seed = {s: {a: {i: {k: runs[s][a][i][k] for k in ("test_video_acc", "test_clip_acc")}
-                    for i in ("random", "order")} for a in ARCHS} for s in STYLES}
-for s, label in STYLES.items():
-    print(f"{label}, video level, order minus random over seeds {SEEDS}: " + ", ".join(
-        f"{a} {gains[s][a]:+.1f} points (per seed: random "
-        f"{[round(100 * v, 1) for v in per_seed[s][a]['random']['test_video_acc']]}, order "
-        f"{[round(100 * v, 1) for v in per_seed[s][a]['order']['test_video_acc']]})"
-        for a in ARCHS))
+video = {f: table_v(f, "mean_test_video_acc") for f in LABEL_FRACTIONS}
+viz.grouped_bars({f"{a}, {100 * f:g}% labels\n{s}": {
+    init: video[f].loc[(a, init), label] for init in ("random", ORDER)}
+    for f in LABEL_FRACTIONS for s, label in STYLES.items() for a in ARCHS},
+    ylabel="video-level test accuracy (%)",
+    title=f"Random against order-pretrained ({profile.name} profile, mean of {len(SEEDS)} "
+          "seed(s))")
 
 # %% [markdown]
 # How to read it: a positive gain on the main style says that the order task taught the
 # backbone something about motion that the labels alone did not teach in the same budget. The
 # second style is the harder test: its videos and some of its classes were never seen in
-# pretraining, so a gain there is a gain of *transferable* features. With two seeds the
-# spread between seeds (recorded below) tells how much of a gain is noise. At the smoke profile
-# the runs are far too short for any of this to mean something; use the teaching profile.
+# pretraining, so a gain there is a gain of *transferable* features. With fewer labels there
+# is less to learn from, and what pretraining brings counts more. At the smoke profile the
+# runs are far too short for any of this to mean something; use the teaching profile.
 
 # %% [markdown]
 # ## Hierarchical fine-tuning (Fig. 10)
@@ -173,55 +157,58 @@ for s, label in STYLES.items():
 # are already good, and freezing them regularises.
 
 # %%
-sweep = freeze_sweep(root, RUN_ROOT, order_ckpt[SWEEP_ARCH],
-                     profile=profile, arch=SWEEP_ARCH, seed=SEED,
-                     label_fraction=LABEL_FRACTION, device=device)
+sweep = freeze_sweep(root, RUN_ROOT, order_ckpt[SWEEP_ARCH], profile=profile, arch=SWEEP_ARCH,
+                     seed=SEED, label_fraction=SWEEP_LABEL_FRACTION, device=device)
 sweep_acc = {stage: m["test_video_acc"] for stage, m in sweep.items()}
 sweep_minutes = sum(m["wall_minutes"] for m in sweep.values())
 rows = {stage: {"video-level acc (%)": 100 * m["test_video_acc"],
                 "clip-level acc (%)": 100 * m["test_clip_acc"],
                 "trainable params": m["trainable_params"], "epochs": m["epochs_run"],
-                "minutes": m["wall_minutes"]} for stage, m in sweep.items()}
+                "minutes": m["wall_minutes"], "reused": m.reused} for stage, m in sweep.items()}
 pd.DataFrame.from_dict(rows, orient="index").rename_axis("frozen up to").round(2)
 
 # %%
-main_random = runs["main"].get(SWEEP_ARCH, {}).get("random")
-baseline = main_random["mean_test_video_acc"] if main_random else None
-print(f"the sweep's {len(sweep)} fine-tunes took {sweep_minutes:.1f} minutes in all "
-      f"(training and testing, on {sweep[next(iter(sweep))]['device']})")
+main_random = runs.get(SWEEP_LABEL_FRACTION, {}).get("main", {}).get(SWEEP_ARCH, {})
+baseline = main_random.get("random", {}).get("mean_test_video_acc")
+print(f"the sweep's {len(sweep)} fine-tunes took {sweep_minutes:.1f} minutes in all, "
+      f"{100 * SWEEP_LABEL_FRACTION:g}% of the labels")
 viz.freeze_sweep(sweep_acc, baseline=baseline, baseline_label="random init, full fine-tune",
                  title=f"{SWEEP_ARCH} from {ORDER}: video-level test accuracy by frozen depth")
 
 # %% [markdown]
 # ## Where the best network still errs
 #
-# The video-level confusion matrix of the best main-style run (rows: true class, columns:
-# prediction, each row normalised). Time-reversed classes (fall / rise, rotate_cw /
-# rotate_ccw) can only be told apart by the direction of motion: confusions between them say
-# that the network has not learnt it.
+# The video-level confusion matrix of the best main-style run at the largest fraction of the
+# labels (rows: true class, columns: prediction, each row normalised). Time-reversed classes (fall /
+# rise, rotate_cw / rotate_ccw) can only be told apart by the direction of motion: confusions
+# between them say that the network has not learnt it.
 
 # %%
 candidates = [(m["test_video_acc"], arch, init, seed)
-              for arch, result in runs["main"].items() for init in ("order", "random")
-              for seed, m in result[init]["runs"].items()]
+              for arch, result in runs[max(LABEL_FRACTIONS)]["main"].items()
+              for init in ("order", "random") for seed, m in result[init]["runs"].items()]
 acc, arch, init, seed = max(candidates, key=lambda c: c[0])  # ties: the first, order-init
-best = runs["main"][arch][init]["runs"][seed]
+best = runs[max(LABEL_FRACTIONS)]["main"][arch][init]["runs"][seed]
 viz.confusion_matrix(best["video_confusion"], best["classes"],
                      title=f"{arch}, init {init}, seed {seed}: video-level accuracy "
                            f"{100 * acc:.1f}% (main style)")
 
 # %%
+def scores(result):
+    return {"video": result["mean_test_video_acc"], "clip": result["mean_test_clip_acc"],
+            "video_per_seed": result["test_video_acc"], "clip_per_seed": result["test_clip_acc"]}
+
+
+# %%
+everything = [m for by_s in runs.values() for by_a in by_s.values() for r in by_a.values()
+              for i in ("random", "order") for m in r[i]["runs"].values()] + list(sweep.values())
 recorded = record(RESULTS, "05_finetuning", {
-    "setting": profile.setting, "seeds": SEEDS, "label_fraction": LABEL_FRACTION,
-    "table_video_acc": {s: {" ".join(k).strip(): v for k, v in video_table[label].items()}
-                        for s, label in STYLES.items()},
-    "table_clip_acc": {s: {" ".join(k).strip(): v for k, v in clip_table[label].items()}
-                       for s, label in STYLES.items()},
-    "per_seed": per_seed,
-    "gain_video_points": gains,
-    "order_beats_random_by_5_points": {s: {a: bool(g >= 5) for a, g in d.items()}
-                                       for s, d in gains.items()},
-    "freeze_sweep": {"arch": SWEEP_ARCH, "seed": SEED, "test_video_acc": sweep_acc,
-                     "random_baseline": baseline,
-                     "minutes": sweep_minutes},
-    "best_run": {"arch": arch, "init": init, "seed": seed, "test_video_acc": acc}})
+    "setting": profile.setting, "seeds": SEEDS, "clips_per_video": profile.eval_clips,
+    "table": {f: {s: {a: {i: scores(r[i]) for i in ("random", "order")} for a, r in by_a.items()}
+                  for s, by_a in by_s.items()} for f, by_s in runs.items()},
+    "chance": {s: runs[LABEL_FRACTIONS[0]][s][ARCHS[0]]["random"]["runs"][SEEDS[0]]["chance"]
+               for s in STYLES},
+    "freeze_sweep": {"arch": SWEEP_ARCH, "seed": SEED, "label_fraction": SWEEP_LABEL_FRACTION,
+                     "video_acc": sweep_acc, "random_baseline": baseline,
+                     "clip_acc": {k: m["test_clip_acc"] for k, m in sweep.items()}},
+    "stopped_by_clock": [m.dir.name for m in everything if m["stopped_by_budget"]]})

@@ -42,7 +42,7 @@ RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
-ARCH = "r3d"
+ARCH = None             # None: the profile's first backbone
 ACTIVITYNET_DIR = None  # a folder of ActivityNet videos v_<id>.mp4 (optional)
 ACTIVITYNET_QA = None   # the folder of the official ActivityNet-QA *_q.json, *_a.json files
 
@@ -52,26 +52,22 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from vcop_lab import viz
+from vcop_lab import notebook, viz
 from vcop_lab.data.synthetic import load_ground_truth
 from vcop_lab.finetune import finetune
-from vcop_lab.paths import synthetic_dirs
 from vcop_lab.pretrain import pretrain
-from vcop_lab.profiles import get_profile
 from vcop_lab.qa import TYPE_COLUMNS, TYPE_NAMES, by_split, make_synthetic_qa
 from vcop_lab.qa.run import (activitynet_videoqa, compare_feature_sources, load_videoqa,
                              qa_examples, table_vi)
 
 # %%
 from vcop_lab.results import record
-from vcop_lab.runtime import pick_device
 
-profile = get_profile(PROFILE)
-device = str(pick_device(DEVICE))
-dirs = synthetic_dirs(PROFILE, DATA_ROOT)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCH)
+profile, device, dirs, ARCH = nb.profile, nb.device, nb.dirs, nb.archs[0]
 root, qa_data = dirs["main"], dirs["qa"]  # networks trained on main, questions on qa
-print(f"{profile.name} profile on {device}: {profile.qa_clips} clips per video, "
-      f"E-SA with {profile.qa_hidden} hidden units, {profile.qa_epochs} epochs")
+print(f"{nb.describe()}\n{profile.qa_clips} clips per video, E-SA with {profile.qa_hidden} "
+      f"hidden units, {profile.qa_epochs} epochs")
 
 # %% [markdown]
 # ## The questions
@@ -108,9 +104,9 @@ pd.DataFrame(one).T.join(counts).reindex(list(TYPE_NAMES.values())).fillna(0)
 # ## The three feature sources
 #
 # The **action network** is fine-tuned from random initialisation on the action labels of the
-# main style, with the profile's fine-tuning budget. The **order network** is notebook 02's R3D
-# run at the profile's setting (trained here when notebook 02 has not run). Both are loaded
-# when they exist.
+# main style, with the profile's fine-tuning budget: it is notebook 05's random-init run. The
+# **order network** is notebook 02's run at the profile's setting. Both are loaded when they
+# exist (and trained here when those notebooks have not run).
 
 # %%
 action = finetune(root, runs=RUN_ROOT, checkpoint="random", profile=profile, arch=ARCH,
@@ -227,6 +223,6 @@ recorded = record(RESULTS, "06_videoqa", {
     "majority_baseline": results["random"]["majority_baseline"], "test_questions": test_counts,
     **checks,
     "action_net_test_acc": action["test_video_acc"], "order_net_test_acc": order["test_order_acc"],
-    "minutes": {name: m["minutes"]["total"] for name, m in results.items()},
     "activitynet": None if anet is None else {k: anet[k] for k in ("questions", "protocol",
-                                                                    "test_acc", "counts")}})
+                                                                    "test_acc", "counts")},
+    "glove_words": {name: m["glove_words"] for name, m in results.items()}})

@@ -10,6 +10,7 @@ from conftest import REALDATA, REPO
 from vcop_lab.reproduce import notebook_paths, reproduce
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NAMES = [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -66,6 +67,50 @@ def test_all_notebooks_run_at_smoke_profile(smoke_reproduction):
     assert results["run"]["ok"] is True and results["run"]["profile"] == "smoke"
     for nb in result["notebooks"]:
         assert nb[:-6] in results, f"{nb} recorded no results"
+
+
+@pytest.mark.slow
+def test_the_reproduction_ends_with_claims_and_a_report(smoke_reproduction):
+    result, out = smoke_reproduction
+    claims = result["results"]["claims"]
+    assert sorted(claims) == list("abcdefghi")
+    for cid, claim in claims.items():  # every notebook ran: every claim has a verdict
+        assert claim["held"] in (True, False), (cid, claim["sentence"])
+        assert claim["sentence"] and claim["paper"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert result["report"] == out / "report.html"
+    assert all(f"<b>({cid})</b>" in page for cid in claims)
+    assert "data:image/png;base64," in page and "Table VI" in page
+    assert result["results"]["runs"] and "environment" in result["results"]["run"]
+
+
+def _figures(results: dict) -> dict:
+    """What must repeat between runs: every notebook's figures and the claims, not timings."""
+    return {k: v for k, v in results.items() if k not in ("run", "notebooks", "runs")}
+
+
+@pytest.mark.slow
+def test_a_killed_reproduction_goes_on_and_repeats_the_figures(smoke_reproduction, capsys,
+                                                                tmp_path_factory):
+    first, _ = smoke_reproduction
+    out = tmp_path_factory.mktemp("again") / "smoke"
+    data = first["results"]["run"]["parameters"]["DATA_ROOT"]
+    extra = {"ARCHS": ["r3d"]}
+    if REALDATA.is_dir():
+        extra["REAL_CLIPS"] = str(REALDATA / "videos")
+    # stopped after notebook 02 (as a kill would leave it), then run again in full
+    part = reproduce(out, profile="smoke", data_root=data, only=["00", "01", "02"],
+                     parameters=extra)
+    assert part["ok"] and list(part["notebooks"]) == NAMES[:3]
+    capsys.readouterr()
+    whole = reproduce(out, profile="smoke", data_root=data, parameters=extra)
+    printed = capsys.readouterr().out
+    assert whole["ok"]
+    assert all(whole["notebooks"][n].get("skipped") for n in NAMES[:3])
+    assert not any(whole["notebooks"][n].get("skipped") for n in NAMES[3:])
+    assert f"[4/{len(NAMES)}] {NAMES[3]}" in printed and "min left" in printed
+    # fresh runs in another folder, same profile and seed: the same figures as the first run
+    assert _figures(whole["results"]) == _figures(first["results"])
 
 
 def _write_notebook(path, *sources: str) -> None:

@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 from vcop_lab.errors import VcopError
+from vcop_lab.profiles import PROFILES
 
 STAGE_CHOICES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 ARCH_CHOICES = ("c3d", "r3d", "r21d")
-PROFILE_CHOICES = ("smoke", "teaching", "paper")
+PROFILE_CHOICES = tuple(PROFILES)
 DATASETS = ("ucf101", "hmdb51", "activitynet-qa")
 
 
@@ -128,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "{train,val,test}_q.json (default: the shipped video index)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    p = sub.add_parser("reproduce", help="run all notebooks headless with papermill")
+    p = sub.add_parser("reproduce", help="run all notebooks headless with papermill, check the "
+                       "paper's claims and write DIR/report.html")
     _profile_arg(p)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--data-root", type=Path, help="synthetic data folder (generated if missing)")
@@ -137,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="notebook parameter, a Python literal or a string, e.g. "
                    "--param \"ARCHS=['r3d']\" or --param REAL_CLIPS=/data/clips")
+    p = sub.add_parser("report", help="rebuild DIR/report.html from DIR/results.json")
+    p.add_argument("dir", type=Path, help="the folder of a reproduction (--out of reproduce)")
     return parser
 
 
@@ -271,7 +275,14 @@ def _reproduce(args) -> int:
     return 0 if result["ok"] else 1
 
 
-HANDLERS = {"synth": _synth, "inspect": _inspect, "pretrain": _pretrain,
+def _report(args) -> int:
+    from vcop_lab.report import build_report
+
+    print(f"report: {build_report(args.dir)}")
+    return 0
+
+
+HANDLERS = {"report": _report, "synth": _synth, "inspect": _inspect, "pretrain": _pretrain,
             "retrieve": _retrieve, "finetune": _finetune, "videoqa": _videoqa,
             "prepare": _prepare, "reproduce": _reproduce}
 

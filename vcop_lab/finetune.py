@@ -111,7 +111,7 @@ def finetune_settings(data: str | Path, checkpoint=RANDOM, profile="teaching",
         "epochs": int(epochs if epochs is not None else prof.ft_epochs),
         "max_minutes": max_minutes if max_minutes is not None else prof.ft_max_minutes,
         "data": data_digest(data),
-        "profile": {"name": prof.name, **{k: values[k] for k in PROFILE_KEYS}},
+        "profile": {k: values[k] for k in PROFILE_KEYS},
     }
 
 

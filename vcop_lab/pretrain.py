@@ -74,7 +74,7 @@ def pretrain_settings(data: str | Path, profile="teaching", arch: str | None = N
         "epochs": int(epochs if epochs is not None else prof.epochs),
         "max_minutes": max_minutes if max_minutes is not None else prof.max_minutes,
         "data": data_digest(data, None if records is None else list(records)),
-        "profile": {"name": prof.name, **{k: values[k] for k in PROFILE_KEYS}},
+        "profile": {k: values[k] for k in PROFILE_KEYS},
     }
 
 

@@ -1,22 +1,51 @@
-"""Batch reproduction: run the numbered notebooks in order with papermill.
+"""Batch reproduction: run the numbered notebooks in order with papermill, then the report.
 
 Each notebook gets the profile (and data root, run root, results file, device) through its
 cell tagged ``parameters``. The executed notebooks and an HTML copy of each go to ``out``;
-``out/results.json`` holds every notebook's named figures and, under ``notebooks``, whether
-it ran and how long it took. A failing notebook is named with its failing cell and the
-error; the others still run and keep their outputs. The kernel is driven through
-:class:`~vcop_lab.kernel_client.SlicedKernelManager`, which reads a reply whose wake-up was
-lost (it happens in cells that show ipywidgets) within a second instead of at the timeout.
+``out/results.json`` holds every notebook's named figures, under ``notebooks`` whether each
+ran and how long it took, under ``runs`` every training run with its minutes, under
+``claims`` the verdict on each of the paper's claims, and under ``run`` the environment.
+Last, ``out/report.html`` shows it all on one page (:mod:`vcop_lab.report`).
+
+A notebook that finished earlier with the same parameters and source is skipped, and every
+run it trained is reused through the run contract, so a reproduction that was killed part-way
+goes on where it stopped. A failing notebook is named with its failing cell and the error;
+the others still run. One line per notebook says where the reproduction stands. The kernel
+is driven through :class:`~vcop_lab.kernel_client.SlicedKernelManager`, which reads a reply
+whose wake-up was lost (it happens in cells that show ipywidgets) within a second.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import platform
+import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
+from vcop_lab.claims import check_claims
 from vcop_lab.paths import notebooks_dir
 from vcop_lab.profiles import get_profile
-from vcop_lab.results import read_results, record
+from vcop_lab.report import build_report
+from vcop_lab.results import read_results, record, replace_section
+
+# Minutes each notebook took in a measured reproduction on a 2-core laptop CPU, from nothing
+# (benchmarks/bench_end_to_end.py measures them again); the progress lines estimate from them
+# until this folder has timings of its own.
+EXPECTED_MINUTES = {
+    "smoke": {"00": 0.2, "01": 0.1, "02": 0.3, "03": 0.3, "04": 0.3, "05": 0.4, "06": 0.3},
+    "teaching": {"00": 0.6, "01": 0.3, "02": 6.5, "03": 4.5, "04": 3.5, "05": 5.0, "06": 4.0},
+}
+# Seconds a cell may run before it counts as failed. At smoke size every cell takes seconds,
+# so a stalled kernel connection fails the run instead of hanging it; teaching and paper cells
+# train for as long as their budgets say.
+CELL_TIMEOUT = {"smoke": 600}
+# The kernel runs on this machine's loopback only; its start-up warning about unencrypted TCP
+# would otherwise interleave with the progress lines of every notebook.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
@@ -29,9 +58,9 @@ def notebook_paths(only: list[str] | None = None) -> list[Path]:
 
 def _failure(exc: Exception) -> dict:
     cell = getattr(exc, "exec_count", None) or getattr(exc, "cell_index", None)
+    message = str(getattr(exc, "evalue", exc))
     return {"ok": False, "failed_cell": cell, "error": getattr(exc, "ename", type(exc).__name__),
-            "message": str(getattr(exc, "evalue", exc)).splitlines()[0][:300]
-            if str(getattr(exc, "evalue", exc)) else ""}
+            "message": message.splitlines()[0][:300] if message else ""}
 
 
 def to_html(notebook: Path) -> Path:
@@ -45,17 +74,72 @@ def to_html(notebook: Path) -> Path:
     return html
 
 
-# Seconds a cell may run before it counts as failed. At smoke size every cell takes seconds,
-# so a stalled kernel connection fails the run instead of hanging it; teaching and paper cells
-# train for as long as their budgets say.
-CELL_TIMEOUT = {"smoke": 600}
+def environment() -> dict:
+    """Versions and machine a reproduction ran with (recorded in ``results.json``)."""
+    from vcop_lab.data.video import available_backends
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    import torch
+
+    return {"python": sys.version.split()[0], "platform": platform.platform(),
+            "cpus": os.cpu_count(), "torch": torch.__version__,
+            "torchvision": version("torchvision"), "av (PyAV)": version("av"),
+            "decord": version("decord"), "numpy": version("numpy"),
+            "video backends": ", ".join(available_backends()),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def _key(notebook: Path, params: dict) -> str:
+    """What a finished notebook's outputs depend on: its source and its parameters."""
+    h = hashlib.sha256(notebook.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def collect_runs(run_root: Path) -> list[dict]:
+    """Every finished run under ``run_root`` (pretraining, fine-tuning, VideoQA) with the
+    minutes it took, for the report's time table."""
+    runs = []
+    for path in sorted(Path(run_root).glob("*/*/metrics.json")):
+        kind = path.parent.parent.name
+        if kind == "features":
+            continue
+        try:
+            m = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        minutes = m.get("wall_minutes") or (m.get("minutes") or {}).get("total")
+        runs.append({"name": path.parent.name, "kind": kind, "minutes": minutes,
+                     "epochs_run": m.get("epochs_run", m.get("epochs")),
+                     "stopped_by_clock": bool(m.get("stopped_by_budget"))})
+    return runs
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _expected(prof_name: str, previous: dict, paths: list[Path]) -> dict[str, float]:
+    """Expected minutes per notebook: this folder's last timings, else the profile's."""
+    table = EXPECTED_MINUTES.get(prof_name, EXPECTED_MINUTES["teaching"])
+    done = previous.get("notebooks", {})
+    return {p.name: (done[p.name]["seconds"] / 60 if p.name in done
+                     and done[p.name].get("ok") and not done[p.name].get("skipped")
+                     else table.get(p.name[:2], 1.0)) for p in paths}
 
 
 def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path | None = None,
               only: list[str] | None = None, device: str = "auto", kernel: str = "python3",
               progress: bool = True, parameters: dict | None = None,
               cell_timeout: float | None = None) -> dict:
-    """Run the notebooks and return ``{"ok": all passed, "notebooks": {name: status}}``.
+    """Run the notebooks, check the claims, write the report; returns ``{"ok": all passed,
+    "notebooks": {name: status}, "results": results.json, "report": path}``.
 
     ``parameters`` adds notebook parameters (e.g. ``{"REAL_CLIPS": "/data/clips"}``); a
     notebook ignores the ones it does not declare. ``cell_timeout`` (seconds) fails a cell
@@ -70,26 +154,41 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.json"
-    record(results, "run", {"profile": prof.name, "device": device,
-                            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                            "profile_settings": prof.to_dict()})
+    previous = read_results(results)
+    run_root = out / "runs"
     params = {"PROFILE": prof.name, "DATA_ROOT": str(Path(data_root).resolve()) if data_root
-              else str((out.parent / "data").resolve()), "RUN_ROOT": str(out / "runs"),
+              else str((out.parent / "data").resolve()), "RUN_ROOT": str(run_root),
               "RESULTS": str(results), "DEVICE": device, **(parameters or {})}
-    statuses = {}
-    for nb in notebook_paths(only):
-        target = out / nb.name
-        print(f"running {nb.name} ({prof.name} profile)", flush=True)
+    paths = notebook_paths(only)
+    record(results, "run", {"profile": prof.name, "device": device, "parameters": params,
+                            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                            "environment": environment(), "profile_settings": prof.to_dict()})
+    expected = _expected(prof.name, previous, paths)
+    statuses, t_start = {}, time.perf_counter()
+    for n, nb in enumerate(paths, start=1):
+        target, key = out / nb.name, _key(nb, params)
+        before = previous.get("notebooks", {}).get(nb.name, {})
+        left = sum(expected[p.name] for p in paths[n - 1:])
+        if before.get("ok") and before.get("key") == key and target.exists():
+            statuses[nb.name] = {**before, "skipped": "finished earlier with these parameters"}
+            print(f"[{n}/{len(paths)}] {nb.name}: finished earlier with these parameters, "
+                  "skipped", flush=True)
+            continue
+        if progress:
+            print(f"[{n}/{len(paths)}] {nb.name} ({prof.name} profile): started at "
+                  f"{_clock(time.perf_counter() - t_start)}, about {left:.0f} min left",
+                  flush=True)
         t0 = time.perf_counter()
         try:
             papermill.execute_notebook(str(nb), str(target), parameters=params,
                                        kernel_name=kernel, cwd=str(nb.parent),
-                                       progress_bar=progress,
-                                       execution_timeout=timeout,
-                                       kernel_manager_class=SlicedKernelManager)
-            status = {"ok": True}
+                                       progress_bar=False, execution_timeout=timeout,
+                                       kernel_manager_class=SlicedKernelManager,
+                                       extra_arguments=KERNEL_ARGUMENTS)
+            status = {"ok": True, "key": key}
         except Exception as exc:  # keep going: the other notebooks' outputs are kept
             status = _failure(exc)
+            replace_section(results, nb.stem, None)  # no figures of an earlier run beside it
             print(f"FAILED {nb.name} at cell {status['failed_cell']}: {status['error']}: "
                   f"{status['message']}", flush=True)
         status["seconds"] = round(time.perf_counter() - t0, 1)
@@ -97,8 +196,19 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
             status["html"] = to_html(target).name
         statuses[nb.name] = status
         record(results, "notebooks", {nb.name: status})
+        if progress:
+            left = sum(expected[p.name] for p in paths[n:])
+            print(f"[{n}/{len(paths)}] {nb.name}: {'done' if status['ok'] else 'failed'} in "
+                  f"{status['seconds'] / 60:.1f} min ({_clock(time.perf_counter() - t_start)} "
+                  f"elapsed, about {left:.0f} min left)", flush=True)
     ok = all(s["ok"] for s in statuses.values()) and bool(statuses)
-    record(results, "run", {"ok": ok, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
-    print(f"{sum(s['ok'] for s in statuses.values())}/{len(statuses)} notebooks ran; "
-          f"results in {results}", flush=True)
-    return {"ok": ok, "notebooks": statuses, "results": read_results(results)}
+    replace_section(results, "runs", collect_runs(run_root))
+    replace_section(results, "claims", check_claims(read_results(results)))
+    record(results, "run", {"ok": ok, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                            "wall_minutes": round((time.perf_counter() - t_start) / 60, 2)})
+    report = build_report(out)
+    print(f"{sum(s['ok'] for s in statuses.values())}/{len(statuses)} notebooks ran "
+          f"({_clock(time.perf_counter() - t_start)}); results in {results}, report in {report}",
+          flush=True)
+    return {"ok": ok, "notebooks": statuses, "results": read_results(results),
+            "report": report}

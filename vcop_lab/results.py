@@ -25,3 +25,15 @@ def record(path: str | Path | None, section: str, values: dict) -> dict:
     data.setdefault(section, {}).update(json.loads(json.dumps(values, default=str)))
     write_json_atomic(path, data)
     return values
+
+
+def replace_section(path: str | Path, section: str, values) -> None:
+    """Set ``section`` of the JSON file at ``path`` to ``values`` (atomically); None removes
+    it."""
+    path = Path(path)
+    data = read_results(path)
+    if values is None:
+        data.pop(section, None)
+    else:
+        data[section] = json.loads(json.dumps(values, default=str))
+    write_json_atomic(path, data)
