@@ -28,9 +28,10 @@ import common  # puts the repository on sys.path
 
 def run_profile(profile: str, workdir: Path, only: list[str] | None, timeout: float) -> dict:
     """Time one ``reproduce`` run; the synthetic data is generated inside the timed run."""
-    out = workdir / profile / "out"
+    out, data, runs = (workdir / profile / name for name in ("out", "data", "runs"))
+    data.mkdir(parents=True, exist_ok=True)  # from nothing: an empty data folder, fresh runs
     cmd = [sys.executable, "-m", "vcop_lab", "reproduce", "--profile", profile,
-           "--out", str(out), "--data-root", str(workdir / profile / "data")]
+           "--out", str(out), "--data-root", str(data), "--run-root", str(runs)]
     if only:
         cmd += ["--only", *only]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(

@@ -6,7 +6,6 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -25,9 +24,10 @@
 # 3. real video files, read through the same decoders.
 
 # %% tags=["parameters"]
-PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
-DATA_ROOT = None        # None: the synthetic set, generated here on first use
-RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
+#                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
+DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0

@@ -6,7 +6,6 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -21,9 +20,10 @@
 # has to say which one. The label is the permutation's index in the lexicographic list.
 
 # %% tags=["parameters"]
-PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
-DATA_ROOT = None        # None: the synthetic set, generated here on first use
-RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
+#                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
+DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
@@ -56,13 +56,15 @@ pd.DataFrame({"order": [str(p) for p in permutations_for(setting.tl)]}).rename_a
 # repeats frames to make a tuple fit: that would make the task easier than it is).
 
 # %%
-display(widgets.permutation_explorer(records, root, resize=profile.resize, crop=profile.crop))
+display(widgets.permutation_explorer(records, root, resize=profile.resize, crop=profile.crop,
+                                     setting=profile.setting))
 
 # %% [markdown]
 # The same view as a static figure (this is what a headless run keeps):
 
 # %%
-widgets.show_permutation_figure(records, root, resize=profile.resize, crop=profile.crop)
+widgets.show_permutation_figure(records, root, resize=profile.resize, crop=profile.crop,
+                                setting=profile.setting)
 
 # %% [markdown]
 # ## Are the orders balanced?

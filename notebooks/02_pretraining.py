@@ -6,7 +6,6 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,9 +25,10 @@
 # `vcop_lab.runs`): re-running is cheap, and the other notebooks reuse these runs.
 
 # %% tags=["parameters"]
-PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
-DATA_ROOT = None        # None: the synthetic set, generated here on first use
-RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
+#                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
+DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
@@ -55,7 +55,7 @@ print(nb.describe())
 # recorded in each run's `metrics.json`.
 
 # %%
-runs = {arch: pretrain(root, runs=RUN_ROOT, profile=profile, arch=arch, seed=SEED,
+runs = {arch: pretrain(root, runs=nb.run_root, profile=profile, arch=arch, seed=SEED,
                        device=device) for arch in nb.archs}
 table = pd.DataFrame({arch: {"test order acc (%)": 100 * m["test_order_acc"],
                              "chance (%)": 100 * m["chance"], "epochs": m["epochs_run"],
@@ -77,7 +77,7 @@ viz.training_curves(histories, chance=runs[nb.archs[0]]["chance"])
 # %%
 arch = nb.archs[0]
 epochs = CURRICULUM_EPOCHS or profile.curriculum_epochs
-curriculum = compare_task_curriculum(root, RUN_ROOT, runs[arch].checkpoint, tls=CURRICULUM_TLS,
+curriculum = compare_task_curriculum(root, nb.run_root, runs[arch].checkpoint, tls=CURRICULUM_TLS,
                                      profile=profile, arch=arch, seed=SEED, epochs=epochs,
                                      device=device)
 pd.DataFrame({f"tl={tl}": {"curriculum (%)": 100 * r["curriculum"]["test_order_acc"],

@@ -6,7 +6,6 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -22,9 +21,10 @@
 # single frames (its Fig. 1) as a measured result.
 
 # %% tags=["parameters"]
-PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
-DATA_ROOT = None        # None: the synthetic set, generated here on first use
-RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
+#                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
+DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
@@ -46,7 +46,7 @@ profile, device, root, ARCH = nb.profile, nb.device, nb.dirs["main"], nb.archs[0
 print(nb.describe())
 
 # %%
-metrics = pretrain(root, runs=RUN_ROOT, profile=profile, arch=ARCH, seed=SEED, device=device)
+metrics = pretrain(root, runs=nb.run_root, profile=profile, arch=ARCH, seed=SEED, device=device)
 print(f"{ARCH} {metrics['setting']}: test order accuracy {100 * metrics['test_order_acc']:.1f}% "
       f"(chance {100 * metrics['chance']:.1f}%) over {metrics['test_tuples']} test tuples "
       f"= {metrics['test_videos']} videos x every order")
@@ -78,7 +78,7 @@ viz.permutation_confusion(metrics["permutation_confusion"], perms)
 # videos for the same number of epochs, from the same checkpoint, with the same seed.
 
 # %%
-sample = sample_curriculum(root, RUN_ROOT, metrics.checkpoint, threshold=SAMPLE_THRESHOLD,
+sample = sample_curriculum(root, nb.run_root, metrics.checkpoint, threshold=SAMPLE_THRESHOLD,
                            extra_epochs=SAMPLE_EXTRA_EPOCHS or profile.curriculum_epochs,
                            profile=profile, seed=SEED, device=device)
 print(f"dropped {sample['dropped']} of {sample['train_videos']} training videos as easy; "
@@ -96,7 +96,7 @@ pd.Series(sample["dropped_per_class"], name="easy videos dropped").to_frame().T
 # direction.
 
 # %%
-fvc = frames_vs_clips(root, RUN_ROOT, profile=profile, arch=ARCH, seed=SEED, device=device)
+fvc = frames_vs_clips(root, nb.run_root, profile=profile, arch=ARCH, seed=SEED, device=device)
 pairs = reversed_pair_accuracy(fvc["clips"], TIME_REVERSED_PAIRS)
 table = pd.DataFrame({"clips": pairs,
                       "frames": reversed_pair_accuracy(fvc["frames"], TIME_REVERSED_PAIRS)})

@@ -6,7 +6,6 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -42,9 +41,10 @@
 # re-running is cheap, and a retrained checkpoint never reuses stale features.
 
 # %% tags=["parameters"]
-PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
-DATA_ROOT = None        # None: the synthetic set, generated here on first use
-RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
+#                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
+DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
@@ -75,7 +75,7 @@ root = dirs["main"]
 num_classes = len({r.label for r in load_manifest(root)})
 # every extraction below shares these: the cache, the device, the seed of random inits
 common = dict(profile=profile, device=device, seed=SEED,
-              cache_dir=Path(RUN_ROOT) / "feature-cache")
+              cache_dir=nb.run_root / "feature-cache")
 print(f"{nb.describe()}\n{profile.eval_clips} clips per video, {num_classes} classes")
 
 # %% [markdown]
@@ -85,7 +85,7 @@ print(f"{nb.describe()}\n{profile.eval_clips} clips per video, {num_classes} cla
 # when notebook 02 has not run), each at its best validation epoch (`best.pt`).
 
 # %%
-order = {arch: pretrain(root, runs=RUN_ROOT, profile=profile, arch=arch, seed=SEED,
+order = {arch: pretrain(root, runs=nb.run_root, profile=profile, arch=arch, seed=SEED,
                         device=device) for arch in ARCHS}
 checkpoints = {arch: {"random": "random", "pretrained": order[arch].checkpoint}
                for arch in ARCHS}

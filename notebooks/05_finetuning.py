@@ -6,7 +6,6 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -35,9 +34,10 @@
 # A finished run (its `metrics.json` exists) is loaded instead of retrained.
 
 # %% tags=["parameters"]
-PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
-DATA_ROOT = None        # None: the synthetic set, generated here on first use
-RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
+#                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
+DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
@@ -78,7 +78,7 @@ print(f"{nb.describe()}\n{profile.ft_epochs} epochs per fine-tune, {profile.eval
 # %%
 order_ckpt = {}
 for arch in dict.fromkeys(ARCHS + [SWEEP_ARCH]):
-    m = pretrain(root, runs=RUN_ROOT, profile=profile, arch=arch, seed=SEED, device=device)
+    m = pretrain(root, runs=nb.run_root, profile=profile, arch=arch, seed=SEED, device=device)
     order_ckpt[arch] = m.checkpoint
     print(f"{arch} {m['setting']}: test order accuracy {100 * m['test_order_acc']:.1f}% "
           f"(chance {100 * m['chance']:.1f}%)")
@@ -88,14 +88,15 @@ for arch in dict.fromkeys(ARCHS + [SWEEP_ARCH]):
 #
 # For each fraction of the labels, style and backbone, `compare_inits` fine-tunes from random
 # weights and from the order checkpoint, once per seed, each into the folder its settings name
-# under `RUN_ROOT/action/`. The tables are laid out like the paper's Table V: a row per
+# under `RUN_ROOT/action/`. With fewer labels, only the main style is fine-tuned. The tables are laid out like the paper's Table V: a row per
 # backbone and initialisation, a column per dataset, mean test accuracy over the seeds in
 # percent, and the gain of order pretraining over random initialisation in points.
 
 # %%
-runs = {f: {s: {a: compare_inits(dirs[s], RUN_ROOT, order_ckpt[a], seeds=tuple(SEEDS),
+at = {f: STYLES if f == max(LABEL_FRACTIONS) else ["main"] for f in LABEL_FRACTIONS}
+runs = {f: {s: {a: compare_inits(dirs[s], nb.run_root, order_ckpt[a], seeds=tuple(SEEDS),
                                  profile=profile, arch=a, label_fraction=f, device=device)
-                for a in ARCHS} for s in STYLES} for f in LABEL_FRACTIONS}
+                for a in ARCHS} for s in at[f]} for f in LABEL_FRACTIONS}
 for f, by_style in runs.items():
     for s, by_arch in by_style.items():
         for a, result in by_arch.items():
@@ -108,12 +109,12 @@ for f, by_style in runs.items():
 def table_v(fraction: float, key: str) -> pd.DataFrame:
     rows, by_style = {}, runs[fraction]
     for arch in ARCHS:
-        random_, order = ({s: 100 * by_style[s][arch][init][key] for s in STYLES}
+        random_, order = ({s: 100 * by_style[s][arch][init][key] for s in by_style}
                           for init in ("random", "order"))
         rows[arch, "random"], rows[arch, ORDER] = random_, order
-        rows[arch, "gain (points)"] = {s: order[s] - random_[s] for s in STYLES}
-    any_run = {s: by_style[s][ARCHS[0]]["random"]["runs"][SEEDS[0]] for s in STYLES}
-    rows["chance", ""] = {s: 100 * any_run[s]["chance"] for s in STYLES}
+        rows[arch, "gain (points)"] = {s: order[s] - random_[s] for s in by_style}
+    any_run = {s: by_style[s][ARCHS[0]]["random"]["runs"][SEEDS[0]] for s in by_style}
+    rows["chance", ""] = {s: 100 * any_run[s]["chance"] for s in by_style}
     table = pd.DataFrame(rows).T.rename(columns=STYLES)
     table.index.names = ["architecture", "initialisation"]
     return table.round(1)
@@ -131,8 +132,8 @@ print(f"mean over seeds {SEEDS}; video level averages {profile.eval_clips} clips
 # %%
 video = {f: table_v(f, "mean_test_video_acc") for f in LABEL_FRACTIONS}
 viz.grouped_bars({f"{a}, {100 * f:g}% labels\n{s}": {
-    init: video[f].loc[(a, init), label] for init in ("random", ORDER)}
-    for f in LABEL_FRACTIONS for s, label in STYLES.items() for a in ARCHS},
+    init: video[f].loc[(a, init), STYLES[s]] for init in ("random", ORDER)}
+    for f in LABEL_FRACTIONS for s in at[f] for a in ARCHS},
     ylabel="video-level test accuracy (%)",
     title=f"Random against order-pretrained ({profile.name} profile, mean of {len(SEEDS)} "
           "seed(s))")
@@ -157,7 +158,7 @@ viz.grouped_bars({f"{a}, {100 * f:g}% labels\n{s}": {
 # are already good, and freezing them regularises.
 
 # %%
-sweep = freeze_sweep(root, RUN_ROOT, order_ckpt[SWEEP_ARCH], profile=profile, arch=SWEEP_ARCH,
+sweep = freeze_sweep(root, nb.run_root, order_ckpt[SWEEP_ARCH], profile=profile, arch=SWEEP_ARCH,
                      seed=SEED, label_fraction=SWEEP_LABEL_FRACTION, device=device)
 sweep_acc = {stage: m["test_video_acc"] for stage, m in sweep.items()}
 sweep_minutes = sum(m["wall_minutes"] for m in sweep.values())
@@ -206,7 +207,7 @@ recorded = record(RESULTS, "05_finetuning", {
     "setting": profile.setting, "seeds": SEEDS, "clips_per_video": profile.eval_clips,
     "table": {f: {s: {a: {i: scores(r[i]) for i in ("random", "order")} for a, r in by_a.items()}
                   for s, by_a in by_s.items()} for f, by_s in runs.items()},
-    "chance": {s: runs[LABEL_FRACTIONS[0]][s][ARCHS[0]]["random"]["runs"][SEEDS[0]]["chance"]
+    "chance": {s: runs[max(LABEL_FRACTIONS)][s][ARCHS[0]]["random"]["runs"][SEEDS[0]]["chance"]
                for s in STYLES},
     "freeze_sweep": {"arch": SWEEP_ARCH, "seed": SEED, "label_fraction": SWEEP_LABEL_FRACTION,
                      "video_acc": sweep_acc, "random_baseline": baseline,

@@ -6,7 +6,6 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -36,9 +35,10 @@
 # A finished run is loaded instead of retrained, so re-running the notebook is cheap.
 
 # %% tags=["parameters"]
-PROFILE = "teaching"    # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs)
-DATA_ROOT = None        # None: the synthetic set, generated here on first use
-RUN_ROOT = "runs/notebooks"  # checkpoints and metrics of the runs
+PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
+#                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
+DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
 SEED = 0
@@ -109,9 +109,9 @@ pd.DataFrame(one).T.join(counts).reindex(list(TYPE_NAMES.values())).fillna(0)
 # exist (and trained here when those notebooks have not run).
 
 # %%
-action = finetune(root, runs=RUN_ROOT, checkpoint="random", profile=profile, arch=ARCH,
+action = finetune(root, runs=nb.run_root, checkpoint="random", profile=profile, arch=ARCH,
                   seed=SEED, device=device)
-order = pretrain(root, runs=RUN_ROOT, profile=profile, arch=ARCH, seed=SEED, device=device)
+order = pretrain(root, runs=nb.run_root, profile=profile, arch=ARCH, seed=SEED, device=device)
 print(f"action network: test accuracy {100 * action['test_video_acc']:.1f}% "
       f"(chance {100 * action['chance']:.1f}%)")
 print(f"order network: test order accuracy {100 * order['test_order_acc']:.1f}% "
@@ -130,7 +130,7 @@ sources = {"action-pretrained": action.checkpoint, "order-pretrained": order.che
 # percent; an empty cell is a type without test questions.
 
 # %%
-results = compare_feature_sources(qa_data, RUN_ROOT, sources, arch=ARCH,
+results = compare_feature_sources(qa_data, nb.run_root, sources, arch=ARCH,
                                   profile=profile, seed=SEED, device=device)
 rows = table_vi(results)
 test_counts = results["random"]["counts"]["test"]
@@ -182,7 +182,7 @@ for example in qa_examples(run["model"], run["items"], run["features"], qa_data,
 # %%
 anet = None
 if ACTIVITYNET_DIR and ACTIVITYNET_QA:
-    anet = activitynet_videoqa(ACTIVITYNET_DIR, ACTIVITYNET_QA, Path(RUN_ROOT) / "anet",
+    anet = activitynet_videoqa(ACTIVITYNET_DIR, ACTIVITYNET_QA, nb.run_root / "anet",
                                checkpoint=sources["order-pretrained"], arch=ARCH,
                                profile=profile, seed=SEED, device=device)
     q = anet["questions"]

@@ -12,7 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
 
 torch.set_num_threads(2)
-os.environ.setdefault("VCOP_LAB_DATA", str(REPO / "data" / "test-cache"))
+# Tests keep what the toolkit makes by default apart from a user's data and runs.
+os.environ.setdefault("VCOP_LAB_HOME", str(REPO / "data" / "test-home"))
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import torch
 
 from vcop_lab import cli
 from vcop_lab.checkpoint import save_checkpoint
-from vcop_lab.data.manifest import load_manifest, write_manifest
+from vcop_lab.data.manifest import class_names, load_manifest, write_manifest
 from vcop_lab.evaluate.features import FeatureSet, feature_layout
 from vcop_lab.evaluate.retrieval import (
     cross_dataset,
@@ -37,7 +37,7 @@ def _subset(src: Path, dst: Path, classes) -> Path:
         target = rec.full_path(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(rec.full_path(src), target)
-    write_manifest(records, dst / "manifest.csv")
+    write_manifest(records, dst / "manifest.csv", classes=class_names(load_manifest(src)))
     return dst
 
 

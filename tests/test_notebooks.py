@@ -51,8 +51,9 @@ def smoke_reproduction(tmp_path_factory):
     extra = {"ARCHS": ["r3d"]}  # one backbone keeps CI short; the notebooks run all three
     if REALDATA.is_dir():
         extra["REAL_CLIPS"] = str(REALDATA / "videos")
+    (out / "data").mkdir()
     return reproduce(out / "smoke", profile="smoke", data_root=out / "data", progress=False,
-                     parameters=extra), out / "smoke"
+                     parameters=extra, run_root=out / "runs"), out / "smoke"
 
 
 @pytest.mark.slow
@@ -99,11 +100,12 @@ def test_a_killed_reproduction_goes_on_and_repeats_the_figures(smoke_reproductio
     if REALDATA.is_dir():
         extra["REAL_CLIPS"] = str(REALDATA / "videos")
     # stopped after notebook 02 (as a kill would leave it), then run again in full
+    runs = out.parent / "runs"  # fresh runs, not those of the first reproduction
     part = reproduce(out, profile="smoke", data_root=data, only=["00", "01", "02"],
-                     parameters=extra)
+                     parameters=extra, run_root=runs)
     assert part["ok"] and list(part["notebooks"]) == NAMES[:3]
     capsys.readouterr()
-    whole = reproduce(out, profile="smoke", data_root=data, parameters=extra)
+    whole = reproduce(out, profile="smoke", data_root=data, parameters=extra, run_root=runs)
     printed = capsys.readouterr().out
     assert whole["ok"]
     assert all(whole["notebooks"][n].get("skipped") for n in NAMES[:3])
@@ -148,3 +150,22 @@ def test_stalled_cell_fails_after_the_cell_timeout(tmp_path, monkeypatch):
     status = result["notebooks"]["00_slow.ipynb"]
     assert result["ok"] is False and status["ok"] is False
     assert status["seconds"] < 60
+
+
+@pytest.mark.slow
+def test_kernel_death_is_named_and_a_failed_rerun_keeps_what_finished(tmp_path, monkeypatch):
+    nbdir, out = tmp_path / "nbs", tmp_path / "out"
+    _write_notebook(nbdir / "00_fine.ipynb", "from vcop_lab.results import record\n"
+                    "record(RESULTS, '00_fine', {'x': 1})")
+    monkeypatch.setenv("VCOP_LAB_NOTEBOOKS", str(nbdir))
+    assert reproduce(out, profile="smoke", progress=False)["ok"]
+    kept = (out / "00_fine.ipynb").read_bytes()
+    _write_notebook(nbdir / "00_fine.ipynb", "import os\nos._exit(1)  # the kernel dies")
+    again = reproduce(out, profile="smoke", progress=False)
+    status = again["notebooks"]["00_fine.ipynb"]
+    assert status["ok"] is False and status["error"] == "DeadKernelError"
+    assert status["failed_cell"] is not None and "kernel died" in status["message"]
+    # the earlier successful output is kept; the failed one sits beside it
+    assert (out / "00_fine.ipynb").read_bytes() == kept
+    assert (out / status["failed_notebook"]).exists()
+    assert "00_fine" not in again["results"]  # no earlier figures beside ok: false

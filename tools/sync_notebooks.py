@@ -3,12 +3,18 @@
     python tools/sync_notebooks.py            # regenerate every .ipynb from its .py
     python tools/sync_notebooks.py --check    # exit 1 when an .ipynb is not what its .py gives
     python tools/sync_notebooks.py notebooks/04_layerwise_retrieval.py   # only some
+    python tools/sync_notebooks.py --strip < executed.ipynb   # git's clean filter (see below)
 
 The ``.py`` (jupytext ``py:percent``) is the source; it is never written here. The ``.ipynb`` gets
 its cells, no outputs or execution counts, the ``python3`` kernel and the jupytext pairing. A cell
 keeps the id it has in the current ``.ipynb`` (matched the way jupytext matches cells when it
 syncs a pair); a new cell gets an id made from its notebook, place and source, so the result
 depends on the files only.
+
+``--strip`` turns a notebook read from standard input into what is committed (no outputs,
+counts, widget state or editor metadata). ``python3 run.py setup`` makes it git's clean filter
+for ``notebooks/*.ipynb`` (``.gitattributes``), so a notebook run in JupyterLab does not show
+as changed in ``git status``.
 """
 
 from __future__ import annotations
@@ -59,11 +65,35 @@ def notebook_text(py: Path) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+# Cell metadata a notebook keeps when committed: its tags, and jupytext's own.
+CELL_METADATA = ("tags", "lines_to_next_cell")
+
+
+def stripped_text(text: str) -> str:
+    """An .ipynb as it is committed: cells with their ids, sources and tags only, the
+    notebook metadata the sources give."""
+    nb = nbformat.reads(text, as_version=4)
+    cells = [NEW_CELL[c.cell_type](c.source, id=c.get("id"),
+                                   metadata={k: c.metadata[k] for k in CELL_METADATA
+                                             if k in c.metadata}) for c in nb.cells]
+    pairing = {k: v for k, v in nb.metadata.get("jupytext", {}).items()
+               if k != "text_representation"}
+    metadata = {"jupytext": {**pairing, "formats": FORMATS}, "kernelspec": KERNEL,
+                "language_info": {"name": "python"}}
+    out = nbformat.writes(nbformat.v4.new_notebook(cells=cells, metadata=metadata))
+    return out if out.endswith("\n") else out + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path, help=".py or .ipynb (default: all)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on drift")
+    parser.add_argument("--strip", action="store_true",
+                        help="read a notebook on stdin, write its committed form to stdout")
     args = parser.parse_args(argv)
+    if args.strip:
+        sys.stdout.write(stripped_text(sys.stdin.read()))
+        return 0
     stems = sorted({p.stem for p in args.paths} or
                    {p.stem for p in NB.glob("[0-9][0-9]_*.*") if p.suffix in (".py", ".ipynb")})
     problems = 0

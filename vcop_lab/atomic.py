@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from vcop_lab.errors import SettingsError
+
 _TEMP = re.compile(r"^\..+\.tmp(\d+)(\.[^.]+)?$")
 
 
@@ -64,6 +66,28 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 def write_json_atomic(path: str | Path, data, indent: int | None = 1) -> Path:
     """Write ``data`` as JSON to ``path`` atomically (values JSON cannot hold become strings)."""
     return write_text_atomic(path, json.dumps(data, indent=indent, default=str) + "\n")
+
+
+def check_writable(path: str | Path, folder: bool = False) -> Path:
+    """Make sure ``path`` (a file, or with ``folder`` a folder) can be written, before any work
+    is done for it: its folder is created, and a file is not a folder (nor the reverse).
+    Raises :class:`~vcop_lab.errors.SettingsError` naming the path and the fix."""
+    path = Path(path)
+    where = path if folder else path.parent
+    if folder and path.exists() and not path.is_dir():
+        raise SettingsError("is a file, not a folder", path, "choose a folder path for --out")
+    if not folder and path.is_dir():
+        raise SettingsError("is a folder, not a file", path,
+                            "give the path of a file to write, e.g. results.json")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        probe = where / f".write-test.tmp{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SettingsError(f"cannot be written ({exc.strerror or exc})", where,
+                            "choose a folder you can write to (--out)") from None
+    return path
 
 
 def _alive(pid: int) -> bool:

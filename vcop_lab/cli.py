@@ -12,6 +12,7 @@ import ast
 import sys
 from pathlib import Path
 
+from vcop_lab.atomic import check_writable, write_json_atomic
 from vcop_lab.errors import VcopError
 from vcop_lab.profiles import PROFILES
 
@@ -21,9 +22,26 @@ PROFILE_CHOICES = tuple(PROFILES)
 DATASETS = ("ucf101", "hmdb51", "activitynet-qa")
 
 
+def _count(text: str) -> int:
+    """A whole number of 0 or more (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: use 0 or more")
+    return value
+
+
 def _profile_arg(p: argparse.ArgumentParser, default="teaching") -> None:
     p.add_argument("--profile", default=default, choices=PROFILE_CHOICES,
                    help=f"sizes of the run (default {default})")
+
+
+def _strict_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict", action="store_true", help="stop before any work when a video "
+                   "of the manifest is missing, empty or unreadable (default: leave it out, "
+                   "count it and name it in RUN_DIR/bad_videos.json)")
 
 
 def _run_folder_args(p: argparse.ArgumentParser) -> None:
@@ -44,19 +62,28 @@ def _common_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-minutes", type=float, help="a wall-clock cap on training (a safety, "
                    "off by default: runs are budgeted by epochs)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: best available)")
-    p.add_argument("--workers", type=int, help="DataLoader workers (default: the profile's)")
+    p.add_argument("--workers", type=_count, help="DataLoader workers (default: the profile's)")
+    _strict_arg(p)
     _run_folder_args(p)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (and exit status 2) like every
+    other problem with the user's input."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (fix: see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vcop-lab", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="vcop-lab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("synth", help="generate the synthetic motion dataset (all three styles)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--preset", default="teaching", help="smoke, teaching or large")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=_count, default=2)
 
     p = sub.add_parser("inspect", help="print frames, fps, size and backend of video files")
     p.add_argument("videos", nargs="+")
@@ -85,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device")
     p.add_argument("--seed", type=int, default=0, help="seed of a random initialisation")
     p.add_argument("--cache", type=Path, help="feature cache folder")
+    _strict_arg(p)
     p.add_argument("--out", required=True, type=Path, help="results JSON file")
 
     p = sub.add_parser("finetune", help="action recognition fine-tuning")
@@ -105,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(then --data holds ActivityNet videos prepared by `vcop-lab prepare`)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device")
+    _strict_arg(p)
     _run_folder_args(p)
 
     p = sub.add_parser("prepare", help="turn a UCF101 / HMDB51 / ActivityNet-QA folder into "
@@ -119,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="official split (ucf101/hmdb51; default 1)")
     p.add_argument("--setting", default="16-8-3",
                    help="CL-IT-TL; videos shorter than one tuple are left out (default 16-8-3)")
-    p.add_argument("--workers", type=int, default=2, help="parallel decoding processes "
+    p.add_argument("--workers", type=_count, default=2, help="parallel decoding processes "
                    "(default 2)")
     p.add_argument("--backend", default="auto", choices=("auto", "decord", "pyav"),
                    help="video reader (default auto)")
@@ -133,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "paper's claims and write DIR/report.html")
     _profile_arg(p)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--data-root", type=Path, help="synthetic data folder (generated if missing)")
+    p.add_argument("--data-root", type=Path, help="where the synthetic set is (generated there "
+                   "if missing; default: data/ of the toolkit's home, $VCOP_LAB_HOME)")
+    p.add_argument("--run-root", type=Path, help="where the runs go (default: runs/ of the "
+                   "toolkit's home, where the notebooks in JupyterLab find them)")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 00 01")
     p.add_argument("--device", default="auto")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -161,6 +193,7 @@ def _parse_param(text: str) -> tuple[str, object]:
 def _synth(args) -> int:
     from vcop_lab.data.synthetic import generate_synthetic
 
+    check_writable(args.out, folder=True)
     paths = generate_synthetic(args.out, preset=args.preset, seed=args.seed,
                                workers=args.workers)
     for style, path in paths.items():
@@ -194,7 +227,7 @@ def _pretrain(args) -> int:
                        setting=args.setting, seed=args.seed, init=args.init,
                        resume=args.resume, force=args.force, epochs=args.epochs,
                        max_minutes=args.max_minutes, device=args.device,
-                       num_workers=args.workers)
+                       num_workers=args.workers, strict=args.strict)
     if not metrics:  # a non-zero rank of a distributed run
         return 0
     print(summary_line(metrics))
@@ -213,13 +246,14 @@ def _pretrain(args) -> int:
 
 
 def _retrieve(args) -> int:
-    from vcop_lab.atomic import write_json_atomic
     from vcop_lab.evaluate.retrieval import default_cache_dir, retrieve, summary_line
 
+    check_writable(args.out)  # before the features are computed, not after
     result = retrieve(args.data, checkpoint=args.checkpoint, arch=args.arch,
                       profile=args.profile, layer=args.layer, level=args.level,
                       query_data=args.query_data, device=args.device, seed=args.seed,
-                      cache_dir=args.cache if args.cache is not None else default_cache_dir())
+                      cache_dir=args.cache if args.cache is not None else default_cache_dir(),
+                      strict=args.strict)
     write_json_atomic(args.out, result)
     print(summary_line(result))
     return 0
@@ -232,7 +266,8 @@ def _finetune(args) -> int:
                        arch=args.arch, freeze=args.freeze_through, seed=args.seed,
                        label_fraction=args.label_fraction, epochs=args.epochs,
                        max_minutes=args.max_minutes, device=args.device,
-                       num_workers=args.workers, resume=args.resume, force=args.force)
+                       num_workers=args.workers, resume=args.resume, force=args.force,
+                       strict=args.strict)
     if not metrics:  # a non-zero rank of a distributed run
         return 0
     print(summary_line(metrics))
@@ -245,7 +280,7 @@ def _videoqa(args) -> int:
 
     common = dict(checkpoint=args.checkpoint, arch=args.arch, profile=args.profile,
                   glove=args.glove, seed=args.seed, device=args.device, resume=args.resume,
-                  force=args.force)
+                  force=args.force, strict=args.strict)
     if args.activitynet_qa:
         metrics = activitynet_videoqa(args.data, args.activitynet_qa, args.out, **common)
     else:
@@ -269,9 +304,11 @@ def _prepare(args) -> int:
 def _reproduce(args) -> int:
     from vcop_lab.reproduce import reproduce
 
+    check_writable(args.out, folder=True)
     extra = dict(_parse_param(p) for p in args.param)
     result = reproduce(args.out, profile=args.profile, data_root=args.data_root,
-                       only=args.only, device=args.device, parameters=extra)
+                       only=args.only, device=args.device, parameters=extra,
+                       run_root=args.run_root)
     return 0 if result["ok"] else 1
 
 
@@ -288,7 +325,10 @@ HANDLERS = {"report": _report, "synth": _synth, "inspect": _inspect, "pretrain":
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    try:
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    except SystemExit as done:  # --help (0), or a bad argument said in one line (2)
+        return done.code if isinstance(done.code, int) else 2
     try:
         return HANDLERS[args.command](args)
     except VcopError as exc:

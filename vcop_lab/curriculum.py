@@ -31,7 +31,7 @@ from vcop_lab.pretrain import pretrain
 from vcop_lab.profiles import get_profile
 from vcop_lab.runs import finished_metrics
 from vcop_lab.runtime import pick_device
-from vcop_lab.train import make_loader
+from vcop_lab.train import close_loader, make_loader
 
 
 def with_tl(setting: str | Setting, tl: int) -> str:
@@ -90,6 +90,7 @@ def record_correct_probability(checkpoint, data, records, epochs: int, profile="
         draw = collect(model, loader, dev, correct, progress, desc=f"recording {k + 1}/{epochs}")
         rows = [keep[dataset.records[int(i)].path] for i in draw["video"]]
         probs[rows, k] = draw["prob"]
+    close_loader(loader)
     return probs
 
 

@@ -31,6 +31,13 @@ import torch.nn.functional as F
 
 from vcop_lab import distributed
 from vcop_lab.checkpoint import RANDOM, backbone_from, checkpoint_identity, is_random
+from vcop_lab.data.check import (
+    FAILURES_NAME,
+    REPORT_NAME,
+    checked_records,
+    read_failures,
+    video_counts,
+)
 from vcop_lab.data.datasets import EvalClipDataset, LabelledClipDataset
 from vcop_lab.data.manifest import (
     VideoRecord,
@@ -48,7 +55,7 @@ from vcop_lab.models import STAGES, ActionClassifier, freeze_through
 from vcop_lab.profiles import get_profile
 from vcop_lab.runs import Run, output_dir, run_or_reuse
 from vcop_lab.runtime import seed_everything
-from vcop_lab.train import FitConfig, eval_loader, fit
+from vcop_lab.train import FitConfig, close_loader, eval_loader, fit
 
 FREEZE_CHOICES = ("none",) + STAGES
 # Bump when what a fine-tuning run computes changes, so that older finished runs are redone.
@@ -104,7 +111,8 @@ def finetune_settings(data: str | Path, checkpoint=RANDOM, profile="teaching",
     values = prof.to_dict()
     ident = checkpoint_identity(checkpoint)
     return {
-        "kind": "action", "format": FINETUNE_FORMAT, "arch": arch or prof.arch,
+        "dataset": Path(data).name, "kind": "action", "format": FINETUNE_FORMAT,
+        "arch": arch or prof.arch,
         "init": RANDOM if is_random(checkpoint) else ident["checkpoint_hash"],
         "freeze": freeze, "label_fraction": float(label_fraction), "seed": int(seed),
         "cl": parse_setting(prof.setting).cl,
@@ -120,7 +128,8 @@ def finetune(data: str | Path, out: str | Path | None = None, checkpoint: str | 
              label_fraction: float = 1.0, epochs: int | None = None,
              max_minutes: float | None = None, device: str | None = None,
              num_workers: int | None = None, resume: bool = False, progress: bool = True,
-             runs: str | Path | None = None, force: bool = False) -> Run:
+             runs: str | Path | None = None, force: bool = False, strict: bool = False
+             ) -> Run:
     """Fine-tune for action recognition on the manifest in ``data``, or reuse the finished
     run; returns its metrics (a :class:`~vcop_lab.runs.Run`).
 
@@ -141,30 +150,34 @@ def finetune(data: str | Path, out: str | Path | None = None, checkpoint: str | 
     settings = finetune_settings(data, checkpoint, profile, arch, freeze, seed, label_fraction,
                                  epochs, max_minutes)
     out = output_dir(out, runs, settings, "fine-tuning run")
+    usable, check = checked_records(data, strict, progress=progress)  # before any work
 
     def train(resume_now: bool) -> dict:
+        check.write_report(Path(out) / REPORT_NAME)
         return _train(data, Path(out), settings, checkpoint, profile, resume_now, device,
-                      num_workers, progress)
+                      num_workers, progress, usable, check)
 
     return run_or_reuse(out, settings, train, resume=resume, force=force, progress=progress,
                         what="fine-tuning run")
 
 
 def _train(data, out: Path, settings: dict, checkpoint, profile, resume: bool, device,
-           num_workers, progress: bool) -> dict:
-    """Train one fine-tuning run into ``out`` and test it; returns its metrics."""
+           num_workers, progress: bool, usable: list, check) -> dict:
+    """Train one fine-tuning run into ``out`` (on the ``usable`` videos) and test it;
+    returns its metrics."""
     prof = get_profile(profile)
     arch, seed, freeze = settings["arch"], settings["seed"], settings["freeze"]
     label_fraction, cl = settings["label_fraction"], settings["cl"]
     data = Path(data)
-    records = load_manifest(data)
-    names = class_names(records)
-    train_all, val_rec = train_val_split(records, prof.n_val, seed)
+    names = class_names(load_manifest(data))
+    train_all, val_rec = train_val_split(usable, prof.n_val, seed)
     train_rec = label_subset(train_all, label_fraction, seed)
-    test_rec = select_split(records, "test")
+    test_rec = select_split(usable, "test")
     common = dict(root=data_root(data), cl=cl, resize=prof.resize, crop=prof.crop)
     train_set = LabelledClipDataset(train_rec, train=True, seed=seed, **common)
     val_set = LabelledClipDataset(val_rec, train=False, **common)
+    for dataset in (train_set, val_set):
+        dataset.log_bad_videos(out / FAILURES_NAME)
     if len(train_set) == 0 or not test_rec:
         raise SettingsError(f"no training video of at least {cl} frames, or no test video",
                             data, "check the manifest's train and test splits")
@@ -194,11 +207,13 @@ def _train(data, out: Path, settings: dict, checkpoint, profile, resume: bool, d
     dev = torch.device(result["device"])  # fit left the best weights there
     loader = eval_loader(test_set, prof.ft_batch_size, cfg.num_workers, dev)
     scores = clip_logits(model, loader, dev, progress)
+    close_loader(loader)
     report = action_report(scores["logits"], scores["labels"], names)
     hist = result["history"]
     return {
         "test_clip_acc": report["clip_acc"], "test_video_acc": report["video_acc"],
-        "chance": 1.0 / len(names), "clips_per_video": prof.eval_clips,
+        "chance": 1.0 / len({r.label_index for r in train_rec}),
+        "clips_per_video": prof.eval_clips,
         "per_class_video_acc": report["per_class_video_acc"],
         "video_confusion": report["confusion"],
         "confusion_axes": "rows: true class, columns: predicted class (video level)",
@@ -216,6 +231,7 @@ def _train(data, out: Path, settings: dict, checkpoint, profile, resume: bool, d
         "skipped_too_short": {"train": len(train_set.skipped), "val": len(val_set.skipped)},
         "init_from": init_meta, "fit_config": result["config"],
         "profile_settings": prof.to_dict(),
+        "videos": video_counts(check, read_failures(out / FAILURES_NAME)),
     }
 
 

@@ -8,12 +8,13 @@ a :class:`Session`; everything after uses ``session.profile``, ``session.device`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vcop_lab.errors import SettingsError
 from vcop_lab.models.backbones import ARCHS as ALL_ARCHS
-from vcop_lab.paths import synthetic_dirs
+from vcop_lab.paths import default_runs_root, synthetic_dirs
 from vcop_lab.profiles import Profile, get_profile
 from vcop_lab.runtime import pick_device
 
@@ -54,12 +55,21 @@ def choose_archs(archs, profile: Profile) -> list[str]:
     return chosen
 
 
-def start(profile, device="auto", data_root=None, run_root="runs", results=None, seed=0,
+PROFILE_ENV = "VCOP_LAB_PROFILE"
+
+
+def start(profile=None, device="auto", data_root=None, run_root=None, results=None, seed=0,
           archs=None) -> Session:
-    """Read a notebook's parameters into a :class:`Session`; the synthetic set is generated
-    under ``data_root`` on first use."""
-    prof = get_profile(profile)
+    """Read a notebook's parameters into a :class:`Session`.
+
+    ``profile`` None takes ``$VCOP_LAB_PROFILE`` (``python3 run.py lab --profile smoke``
+    sets it), else teaching. ``data_root`` and ``run_root`` None are the toolkit's home
+    (:func:`vcop_lab.paths.home`), shared with the command line and ``vcop-lab reproduce``;
+    the synthetic set is generated there on first use.
+    """
+    prof = get_profile(profile or os.environ.get(PROFILE_ENV) or "teaching")
     return Session(profile=prof, device=str(pick_device(device)),
-                   dirs=synthetic_dirs(prof, data_root), run_root=Path(run_root),
+                   dirs=synthetic_dirs(prof, data_root),
+                   run_root=Path(run_root) if run_root else default_runs_root(),
                    results=Path(results) if results else None, seed=int(seed),
                    archs=choose_archs(archs, prof))

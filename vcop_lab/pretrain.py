@@ -19,6 +19,13 @@ import torch.nn.functional as F
 
 from vcop_lab import distributed
 from vcop_lab.checkpoint import checkpoint_hash, load_order_init
+from vcop_lab.data.check import (
+    FAILURES_NAME,
+    REPORT_NAME,
+    checked_records,
+    read_failures,
+    video_counts,
+)
 from vcop_lab.data.datasets import OrderTupleDataset
 from vcop_lab.data.manifest import (
     class_names,
@@ -35,7 +42,7 @@ from vcop_lab.models import VCOPN, build_backbone
 from vcop_lab.profiles import get_profile
 from vcop_lab.runs import Run, output_dir, run_or_reuse
 from vcop_lab.runtime import seed_everything
-from vcop_lab.train import FitConfig, eval_loader, fit
+from vcop_lab.train import FitConfig, close_loader, eval_loader, fit
 
 # Bump when what a pretraining run computes changes, so that older finished runs are redone.
 PRETRAIN_FORMAT = 1
@@ -68,7 +75,8 @@ def pretrain_settings(data: str | Path, profile="teaching", arch: str | None = N
     prof = get_profile(profile)
     values = prof.to_dict()
     return {
-        "kind": "order", "format": PRETRAIN_FORMAT, "arch": arch or prof.arch,
+        "dataset": Path(data).name, "kind": "order", "format": PRETRAIN_FORMAT,
+        "arch": arch or prof.arch,
         "setting": str(parse_setting(setting or prof.setting)), "seed": int(seed),
         "init": checkpoint_hash(init) if init else None,
         "epochs": int(epochs if epochs is not None else prof.epochs),
@@ -83,7 +91,8 @@ def pretrain(data: str | Path, out: str | Path | None = None, profile="teaching"
              init: str | Path | None = None, resume: bool = False, epochs: int | None = None,
              max_minutes: float | None = None, device: str | None = None,
              num_workers: int | None = None, records=None, progress: bool = True,
-             runs: str | Path | None = None, force: bool = False) -> Run:
+             runs: str | Path | None = None, force: bool = False, strict: bool = False
+             ) -> Run:
     """Train clip order prediction on the manifest in ``data``, or reuse the finished run.
 
     The run goes into ``out``, or (``out`` None) into the folder that
@@ -99,33 +108,38 @@ def pretrain(data: str | Path, out: str | Path | None = None, profile="teaching"
     settings = pretrain_settings(data, profile, arch, setting, seed, init, epochs, max_minutes,
                                  records)
     out = output_dir(out, runs, settings, "pretraining run")
+    usable, check = checked_records(data, strict, progress=progress)  # before any work
 
     def train(resume_now: bool) -> dict:
+        check.write_report(Path(out) / REPORT_NAME)
         return _train(data, Path(out), settings, profile, init, resume_now, device,
-                      num_workers, records, progress)
+                      num_workers, records, progress, usable, check)
 
     return run_or_reuse(out, settings, train, resume=resume, force=force, progress=progress,
                         what="pretraining run")
 
 
 def _train(data, out: Path, settings: dict, profile, init, resume: bool, device, num_workers,
-           records, progress: bool) -> dict:
-    """Train one pretraining run into ``out`` and evaluate it; returns its metrics."""
+           records, progress: bool, usable: list, check) -> dict:
+    """Train one pretraining run into ``out`` (on the ``usable`` videos) and evaluate it;
+    returns its metrics."""
     prof = get_profile(profile)
     arch, seed = settings["arch"], settings["seed"]
     s = parse_setting(settings["setting"])
     data = Path(data)
-    all_records = load_manifest(data)
-    names = class_names(all_records)
-    train_rec, val_rec = train_val_split(all_records, prof.n_val, seed)
+    names = class_names(load_manifest(data))
+    train_rec, val_rec = train_val_split(usable, prof.n_val, seed)
     if records is not None:
-        train_rec = list(records)
-    test_rec = select_split(all_records, "test")
+        good = {r.path for r in usable}
+        train_rec = [r for r in records if r.path in good]
+    test_rec = select_split(usable, "test")
     common = dict(root=data_root(data), setting=s, resize=prof.resize, crop=prof.crop)
     train_set = OrderTupleDataset(train_rec, train=True, seed=seed, crop_per=prof.crop_per,
                                   **common)
     val_set = OrderTupleDataset(val_rec, train=False, **common)
     test_set = OrderTupleDataset(test_rec, train=False, **common)
+    for dataset in (train_set, val_set, test_set):
+        dataset.log_bad_videos(out / FAILURES_NAME)
     if len(train_set) == 0 or len(test_set) == 0:
         raise SettingsError(f"no training or test video is long enough for {s} "
                             f"({s.span} frames)", data, "choose a shorter cl-it-tl")
@@ -148,6 +162,7 @@ def _train(data, out: Path, settings: dict, profile, init, resume: bool, device,
     dev = torch.device(result["device"])  # fit left the best weights there
     loader = eval_loader(test_set, prof.batch_size, cfg.num_workers, dev)
     report = order_report(order_scores(model, loader, dev, progress), test_set.records, names)
+    close_loader(loader)
     hist = result["history"]
     return {
         "test_order_acc": report["order_acc"], "chance": report["chance"],
@@ -166,6 +181,7 @@ def _train(data, out: Path, settings: dict, profile, init, resume: bool, device,
                                              "test": len(test_set.skipped)},
         "init_from": init_meta, "fit_config": result["config"], "profile_settings":
         prof.to_dict(),
+        "videos": video_counts(check, read_failures(out / FAILURES_NAME)),
     }
 
 

@@ -86,8 +86,8 @@ TEACHING = Profile(
     name="teaching", synth_preset="teaching", arch="r3d", width=0.25, setting="8-4-3",
     resize=(64, 86), crop=56, crop_per="tuple", batch_size=8, optimizer="adamw", lr=1e-3,
     momentum=0.9, weight_decay=5e-4, epochs=20, max_minutes=None, n_val=0.1, num_workers=2,
-    eval_clips=10, ft_epochs=20, ft_batch_size=16, ft_lr=1e-2, ft_max_minutes=None, qa_clips=20,
-    qa_epochs=30, qa_hidden=128, sample_epochs=3, stage_epochs=6, sweep_label_fraction=0.1,
+    eval_clips=10, ft_epochs=15, ft_batch_size=16, ft_lr=1e-2, ft_max_minutes=None, qa_clips=20,
+    qa_epochs=20, qa_hidden=128, sample_epochs=3, stage_epochs=4, sweep_label_fraction=0.1,
 )
 
 SMOKE = Profile(
@@ -98,11 +98,12 @@ SMOKE = Profile(
     qa_epochs=3, qa_hidden=32, sample_epochs=1, stage_epochs=1, label_fractions=(1.0, 0.5),
 )
 
-# The teaching sizes with every backbone, two fine-tuning seeds and the freezing sweep at all
-# labels: the same runs as teaching where they coincide (a run's settings hold the values,
-# not the profile's name), plus the rest.
+# The teaching sizes with every backbone, two fine-tuning seeds, curriculum stages as long as
+# the first one (so that tl=3 and tl=4 compare at equal training) and the freezing sweep at
+# all labels: the same runs as teaching where they coincide (a run's settings hold the
+# values, not the profile's name), plus the rest.
 TEACHING_FULL = replace(TEACHING, name="teaching-full", archs=("r3d", "c3d", "r21d"),
-                        seeds=(0, 1), sweep_label_fraction=1.0)
+                        seeds=(0, 1), sweep_label_fraction=1.0, stage_epochs=20)
 
 PROFILES = {p.name: p for p in (SMOKE, TEACHING, TEACHING_FULL, PAPER)}
 

@@ -88,7 +88,8 @@ def _claims_section(claims: Mapping[str, dict]) -> str:
         word, colour = VERDICT[c["held"]]
         parts = c.get("parts")
         detail = "" if not parts else "<br><span class=note>" + "; ".join(
-            f"{_e(k)}: {VERDICT[v][0]}" for k, v in parts.items()) + "</span>"
+            f"{_e(k)}: {VERDICT[v][0] if v is not None else 'not measured'}"
+            for k, v in parts.items()) + "</span>"
         rows.append((f"<b>({cid})</b> {_e(c['title'])}",
                      f'<span class=verdict style="color:{colour}">{word}</span>{detail}',
                      _e(c["sentence"]) + f"<br><span class=note>Paper: {_e(c['paper'])}</span>"))

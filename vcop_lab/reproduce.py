@@ -27,10 +27,12 @@ from importlib import metadata
 from pathlib import Path
 
 from vcop_lab.claims import check_claims
-from vcop_lab.paths import notebooks_dir
+from vcop_lab.errors import SettingsError
+from vcop_lab.paths import default_data_root, default_runs_root, notebooks_dir
 from vcop_lab.profiles import get_profile
 from vcop_lab.report import build_report
 from vcop_lab.results import read_results, record, replace_section
+from vcop_lab.runs import RUN_LOG_ENV, used_runs
 
 # Minutes each notebook took in a measured reproduction on a 2-core laptop CPU, from nothing
 # (benchmarks/bench_end_to_end.py measures them again); the progress lines estimate from them
@@ -56,10 +58,36 @@ def notebook_paths(only: list[str] | None = None) -> list[Path]:
     return paths
 
 
-def _failure(exc: Exception) -> dict:
-    cell = getattr(exc, "exec_count", None) or getattr(exc, "cell_index", None)
+def _failed_cell(target: Path) -> int | None:
+    """The cell that failed or was running in an executed notebook, numbered as its
+    execution count would be (the injected parameters cell counts). papermill marks a failed
+    cell; a cell during which the kernel died has started but has no execution count."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(target, as_version=4)
+    except Exception:  # no notebook was written
+        return None
+    last = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        mark = cell.get("metadata", {}).get("papermill", {})
+        if mark.get("status") in ("failed", "running") or (
+                mark.get("start_time") and cell.get("execution_count") is None):
+            return cell.get("execution_count") or last + 1
+        last = cell.get("execution_count") or last
+    return None
+
+
+def _failure(exc: Exception, target: Path) -> dict:
+    cell = getattr(exc, "exec_count", None) or _failed_cell(target)
+    name = getattr(exc, "ename", type(exc).__name__)
     message = str(getattr(exc, "evalue", exc))
-    return {"ok": False, "failed_cell": cell, "error": getattr(exc, "ename", type(exc).__name__),
+    if name == "DeadKernelError":
+        message = ("the kernel died (it was killed, or ran out of memory) while running this "
+                   "cell")
+    return {"ok": False, "failed_cell": cell, "error": name,
             "message": message.splitlines()[0][:300] if message else ""}
 
 
@@ -101,25 +129,6 @@ def _key(notebook: Path, params: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def collect_runs(run_root: Path) -> list[dict]:
-    """Every finished run under ``run_root`` (pretraining, fine-tuning, VideoQA) with the
-    minutes it took, for the report's time table."""
-    runs = []
-    for path in sorted(Path(run_root).glob("*/*/metrics.json")):
-        kind = path.parent.parent.name
-        if kind == "features":
-            continue
-        try:
-            m = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        minutes = m.get("wall_minutes") or (m.get("minutes") or {}).get("total")
-        runs.append({"name": path.parent.name, "kind": kind, "minutes": minutes,
-                     "epochs_run": m.get("epochs_run", m.get("epochs")),
-                     "stopped_by_clock": bool(m.get("stopped_by_budget"))})
-    return runs
-
-
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -137,13 +146,16 @@ def _expected(prof_name: str, previous: dict, paths: list[Path]) -> dict[str, fl
 def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path | None = None,
               only: list[str] | None = None, device: str = "auto", kernel: str = "python3",
               progress: bool = True, parameters: dict | None = None,
-              cell_timeout: float | None = None) -> dict:
+              cell_timeout: float | None = None, run_root: str | Path | None = None) -> dict:
     """Run the notebooks, check the claims, write the report; returns ``{"ok": all passed,
     "notebooks": {name: status}, "results": results.json, "report": path}``.
 
-    ``parameters`` adds notebook parameters (e.g. ``{"REAL_CLIPS": "/data/clips"}``); a
-    notebook ignores the ones it does not declare. ``cell_timeout`` (seconds) fails a cell
-    that runs longer; by default only at the smoke profile (:data:`CELL_TIMEOUT`).
+    Data and runs go where the notebooks find them when opened in JupyterLab: ``data_root``
+    and ``run_root`` default to ``data/`` and ``runs/`` of the toolkit's home
+    (:func:`vcop_lab.paths.home`). ``parameters`` adds notebook parameters (e.g.
+    ``{"REAL_CLIPS": "/data/clips"}``); a notebook ignores the ones it does not declare.
+    ``cell_timeout`` (seconds) fails a cell that runs longer; by default only at the smoke
+    profile (:data:`CELL_TIMEOUT`).
     """
     import papermill
 
@@ -155,54 +167,79 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.json"
     previous = read_results(results)
-    run_root = out / "runs"
-    params = {"PROFILE": prof.name, "DATA_ROOT": str(Path(data_root).resolve()) if data_root
-              else str((out.parent / "data").resolve()), "RUN_ROOT": str(run_root),
-              "RESULTS": str(results), "DEVICE": device, **(parameters or {})}
+    run_root = Path(run_root).resolve() if run_root else default_runs_root()
+    if data_root is None:  # the default place is made here; a given one must exist
+        data_root = default_data_root()
+        data_root.mkdir(parents=True, exist_ok=True)
+    params = {"PROFILE": prof.name, "DATA_ROOT": str(Path(data_root).resolve()),
+              "RUN_ROOT": str(run_root), "RESULTS": str(results), "DEVICE": device,
+              **(parameters or {})}
     paths = notebook_paths(only)
+    if not paths:
+        names = ", ".join(p.name for p in notebook_paths())
+        raise SettingsError(f"no notebook matches --only {' '.join(only or [])}",
+                            fix=f"pass prefixes of the notebooks: {names}")
     record(results, "run", {"profile": prof.name, "device": device, "parameters": params,
                             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                             "environment": environment(), "profile_settings": prof.to_dict()})
     expected = _expected(prof.name, previous, paths)
+    run_log = out / "runs_used.jsonl"  # every run the notebooks train or reuse (runs.py)
+    if not any(before.get("ok") for before in previous.get("notebooks", {}).values()):
+        run_log.unlink(missing_ok=True)
+    earlier_log = os.environ.get(RUN_LOG_ENV)
+    os.environ[RUN_LOG_ENV] = str(run_log)  # the kernels inherit it
     statuses, t_start = {}, time.perf_counter()
-    for n, nb in enumerate(paths, start=1):
-        target, key = out / nb.name, _key(nb, params)
-        before = previous.get("notebooks", {}).get(nb.name, {})
-        left = sum(expected[p.name] for p in paths[n - 1:])
-        if before.get("ok") and before.get("key") == key and target.exists():
-            statuses[nb.name] = {**before, "skipped": "finished earlier with these parameters"}
-            print(f"[{n}/{len(paths)}] {nb.name}: finished earlier with these parameters, "
-                  "skipped", flush=True)
-            continue
-        if progress:
-            print(f"[{n}/{len(paths)}] {nb.name} ({prof.name} profile): started at "
-                  f"{_clock(time.perf_counter() - t_start)}, about {left:.0f} min left",
-                  flush=True)
-        t0 = time.perf_counter()
-        try:
-            papermill.execute_notebook(str(nb), str(target), parameters=params,
-                                       kernel_name=kernel, cwd=str(nb.parent),
-                                       progress_bar=False, execution_timeout=timeout,
-                                       kernel_manager_class=SlicedKernelManager,
-                                       extra_arguments=KERNEL_ARGUMENTS)
-            status = {"ok": True, "key": key}
-        except Exception as exc:  # keep going: the other notebooks' outputs are kept
-            status = _failure(exc)
-            replace_section(results, nb.stem, None)  # no figures of an earlier run beside it
-            print(f"FAILED {nb.name} at cell {status['failed_cell']}: {status['error']}: "
-                  f"{status['message']}", flush=True)
-        status["seconds"] = round(time.perf_counter() - t0, 1)
-        if target.exists():
-            status["html"] = to_html(target).name
-        statuses[nb.name] = status
-        record(results, "notebooks", {nb.name: status})
-        if progress:
-            left = sum(expected[p.name] for p in paths[n:])
-            print(f"[{n}/{len(paths)}] {nb.name}: {'done' if status['ok'] else 'failed'} in "
-                  f"{status['seconds'] / 60:.1f} min ({_clock(time.perf_counter() - t_start)} "
-                  f"elapsed, about {left:.0f} min left)", flush=True)
+    try:
+        for n, nb in enumerate(paths, start=1):
+            target, key = out / nb.name, _key(nb, params)
+            before = previous.get("notebooks", {}).get(nb.name, {})
+            left = sum(expected[p.name] for p in paths[n - 1:])
+            if before.get("ok") and before.get("key") == key and target.exists():
+                statuses[nb.name] = {**before, "skipped": "finished earlier with these parameters"}
+                print(f"[{n}/{len(paths)}] {nb.name}: finished earlier with these parameters, "
+                      "skipped", flush=True)
+                continue
+            if progress:
+                print(f"[{n}/{len(paths)}] {nb.name} ({prof.name} profile): started at "
+                      f"{_clock(time.perf_counter() - t_start)}, about {left:.0f} min left",
+                      flush=True)
+            t0, running = time.perf_counter(), out / f"{nb.stem}.running.ipynb"
+            try:
+                papermill.execute_notebook(str(nb), str(running), parameters=params,
+                                           kernel_name=kernel, cwd=str(nb.parent),
+                                           progress_bar=False, execution_timeout=timeout,
+                                           kernel_manager_class=SlicedKernelManager,
+                                           extra_arguments=KERNEL_ARGUMENTS)
+                status = {"ok": True, "key": key}
+            except Exception as exc:  # keep going: the other notebooks' outputs are kept
+                status = _failure(exc, running)
+                replace_section(results, nb.stem, None)  # no figures of an earlier run beside it
+                print(f"FAILED {nb.name} at cell {status['failed_cell']}: {status['error']}: "
+                      f"{status['message']}", flush=True)
+            status["seconds"] = round(time.perf_counter() - t0, 1)
+            # an earlier successful output is never replaced by a failed one
+            kept = not status["ok"] and before.get("ok") and target.exists()
+            written = out / f"{nb.stem}.failed.ipynb" if kept else target
+            if running.exists():
+                running.replace(written)
+                status["html"] = to_html(written).name
+                if kept:
+                    status["failed_notebook"] = written.name
+            statuses[nb.name] = status
+            record(results, "notebooks", {nb.name: status})
+            if progress:
+                left = sum(expected[p.name] for p in paths[n:])
+                print(f"[{n}/{len(paths)}] {nb.name}: {'done' if status['ok'] else 'failed'} in "
+                      f"{status['seconds'] / 60:.1f} min ({_clock(time.perf_counter() - t_start)} "
+                      f"elapsed, about {left:.0f} min left)", flush=True)
+    finally:
+        if earlier_log is None:
+            os.environ.pop(RUN_LOG_ENV, None)
+        else:
+            os.environ[RUN_LOG_ENV] = earlier_log
     ok = all(s["ok"] for s in statuses.values()) and bool(statuses)
-    replace_section(results, "runs", collect_runs(run_root))
+    replace_section(results, "runs", [r for r in used_runs(run_log)
+                                      if r["kind"] != "features"])
     replace_section(results, "claims", check_claims(read_results(results)))
     record(results, "run", {"ok": ok, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                             "wall_minutes": round((time.perf_counter() - t_start) / 60, 2)})

@@ -23,21 +23,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from vcop_lab import distributed
-from vcop_lab.atomic import remove_stale_temps, write_json_atomic
+from vcop_lab.atomic import check_writable, remove_stale_temps, write_json_atomic
 from vcop_lab.errors import SettingsError
 
 SETTINGS_NAME = "run.json"
+# When set (vcop-lab reproduce sets it), every run used is noted in this file: one JSON line.
+RUN_LOG_ENV = "VCOP_LAB_RUN_LOG"
 METRICS_NAME = "metrics.json"
 # Files a run may write; --force removes these, never anything else in the folder.
 RUN_FILES = (SETTINGS_NAME, METRICS_NAME, "best.pt", "last.pt", "history.json")
 # Settings shown in a run folder's name, in this order, when present, with their prefixes.
-_NAME_KEYS = (("arch", ""), ("setting", ""), ("source", ""), ("init", "init-"),
+_NAME_KEYS = (("dataset", ""), ("arch", ""), ("setting", ""), ("source", ""), ("init", "init-"),
               ("freeze", "freeze-"), ("label_fraction", "labels"), ("layer", ""),
               ("seed", "seed"))
 
@@ -173,9 +176,7 @@ def run_or_reuse(out_dir: str | Path, settings: Mapping, fn: Callable[[bool], Ma
     """
     out_dir = Path(out_dir)
     settings = json.loads(json.dumps(settings, default=str))  # as it reads back from disk
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SettingsError("is a file, not a run folder", out_dir,
-                            "choose a folder path for the output (--out)")
+    check_writable(out_dir, folder=True)  # before any work: a file, a read-only place
     remove_stale_temps(out_dir)
     stored = read_settings(out_dir)
     finished = finished_metrics(out_dir)
@@ -202,6 +203,7 @@ def run_or_reuse(out_dir: str | Path, settings: Mapping, fn: Callable[[bool], Ma
     if finished is not None:
         if progress:
             print(f"reusing the finished {what} in {out_dir}", flush=True)
+        _note_use(out_dir, settings, reused=True)
         return Run(finished, out_dir, reused=True)
     resume = stored is not None and (out_dir / "last.pt").exists()
     if distributed.is_main():
@@ -214,4 +216,39 @@ def run_or_reuse(out_dir: str | Path, settings: Mapping, fn: Callable[[bool], Ma
         return Run({}, out_dir, reused=False)
     metrics = json.loads(json.dumps({**metrics, "settings": settings}, default=str))
     write_json_atomic(out_dir / METRICS_NAME, metrics)
+    _note_use(out_dir, settings, reused=False)
     return Run(metrics, out_dir, reused=False)
+
+
+def _note_use(out_dir: Path, settings: Mapping, reused: bool) -> None:
+    log = os.environ.get(RUN_LOG_ENV)
+    if log and distributed.is_main():
+        line = json.dumps({"dir": str(out_dir.resolve()), "kind": settings.get("kind"),
+                           "reused": reused})
+        with open(log, "a", encoding="utf-8") as f:  # one short write: atomic in append mode
+            f.write(line + "\n")
+
+
+def used_runs(log: str | Path) -> list[dict]:
+    """The runs noted in a run log (see :data:`RUN_LOG_ENV`), once each, in first use order,
+    with the minutes and epochs their ``metrics.json`` records."""
+    seen: dict[str, dict] = {}
+    try:
+        lines = Path(log).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry["dir"] in seen:
+            seen[entry["dir"]]["reused"] = seen[entry["dir"]]["reused"] and entry["reused"]
+            continue
+        m = finished_metrics(entry["dir"]) or {}
+        seen[entry["dir"]] = {
+            "name": Path(entry["dir"]).name, "kind": entry["kind"], "reused": entry["reused"],
+            "minutes": m.get("wall_minutes") or (m.get("minutes") or {}).get("total"),
+            "epochs_run": m.get("epochs_run", m.get("epochs")),
+            "stopped_by_clock": bool(m.get("stopped_by_budget"))}
+    return list(seen.values())

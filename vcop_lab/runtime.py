@@ -12,18 +12,49 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import torch
 
+from vcop_lab.errors import SettingsError
+
 
 def pick_device(prefer: str | None = None) -> torch.device:
     """The device to run on: ``prefer`` when given ("cpu", "cuda", "cuda:1", "mps"),
-    else CUDA, then Apple's MPS, then the CPU."""
+    else CUDA, then Apple's MPS, then the CPU. A device that is not there is an error."""
     if prefer and prefer != "auto":
-        return torch.device(prefer)
+        return _check_device(str(prefer))
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _check_device(name: str) -> torch.device:
+    fix = "leave --device out (or DEVICE='auto') to take the best one there is"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SettingsError(f"unknown device {name!r}",
+                            fix=f"use cpu, cuda, cuda:N or mps, or {fix}") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            raise SettingsError(f"device {name!r} was asked for, but this machine has "
+                                f"{count} CUDA device(s)", fix=fix)
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
+        raise SettingsError(f"device {name!r} was asked for, but Apple's MPS is not available",
+                            fix=fix)
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise SettingsError(f"device {name!r} is not supported", fix=f"use cpu, cuda or mps; {fix}")
+    return device
+
+
+def check_workers(workers: int | None) -> int | None:
+    """``workers`` DataLoader worker processes: None (the profile's) or 0 or more."""
+    if workers is not None and int(workers) < 0:
+        raise SettingsError(f"the number of DataLoader workers must be 0 or more, got {workers}",
+                            fix="pass --workers 0 (load in the main process) or a positive count")
+    return workers
 
 
 def seed_everything(seed: int) -> None:

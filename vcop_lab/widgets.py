@@ -33,10 +33,16 @@ def _check_crop(resize: tuple[int, int], crop: int) -> None:
                             fix="choose a crop no larger than the smaller side of resize")
 
 
-def default_choices(record: VideoRecord, tl: int = 3) -> dict[str, int]:
-    """A setting that fits ``record``: the paper's 16-8 if the video is long enough, else the
-    largest of 8-4, 4-2, 2-1, 1-0 that fits; ``tl`` is lowered only when nothing fits. The
-    permutation is a fixed non-identity one so that the shuffle is visible."""
+def default_choices(record: VideoRecord, tl: int = 3, setting: str | None = None
+                    ) -> dict[str, int]:
+    """A setting that fits ``record``: ``setting`` (e.g. the profile's 8-4-3) when given and
+    it fits, else the paper's 16-8 if the video is long enough, else the largest of 8-4, 4-2,
+    2-1, 1-0 that fits; ``tl`` is lowered only when nothing fits. The permutation is a fixed
+    non-identity one so that the shuffle is visible."""
+    if setting is not None:
+        s = sampling.parse_setting(setting)
+        if s.span <= record.num_frames:
+            return {"cl": s.cl, "it": s.it, "tl": s.tl, "perm_index": s.num_orders // 2}
     for t in range(tl, sampling.MIN_TL - 1, -1):
         for cl, it in _PREFERRED:
             if sampling.tuple_span(cl, it, t) <= record.num_frames:
@@ -128,10 +134,11 @@ def render_permutation(state: dict[str, Any]) -> Figure:
 def show_permutation_figure(records: Sequence[VideoRecord], root: str | Path, video: int = 0,
                             cl: int | None = None, it: int | None = None, tl: int = 3,
                             perm_index: int | None = None, resize: tuple[int, int] = (64, 86),
-                            crop: int = 56) -> Figure:
+                            crop: int = 56, setting: str | None = None) -> Figure:
     """The explorer's figure without widgets (for notebooks run headless). Choices left as
-    None come from :func:`default_choices` for the video, so the default always fits."""
-    choice = default_choices(records[video], tl)
+    None come from :func:`default_choices` for the video (``setting`` first, e.g. the
+    profile's), so the default always fits."""
+    choice = default_choices(records[video], tl, setting)
     if cl is not None or it is not None:
         choice["tl"] = tl  # a setting chosen by hand is shown as it is, fitting or not
     for key, value in (("cl", cl), ("it", it), ("perm_index", perm_index)):
@@ -143,10 +150,12 @@ def show_permutation_figure(records: Sequence[VideoRecord], root: str | Path, vi
 
 
 def permutation_explorer(records: Sequence[VideoRecord], root: str | Path,
-                         resize: tuple[int, int] = (64, 86), crop: int = 56):
+                         resize: tuple[int, int] = (64, 86), crop: int = 56,
+                         setting: str | None = None):
     """An interactive explorer: choose a video, ``cl``, ``it``, ``tl`` and a permutation and
     see the ordered and shuffled tuple; when the tuple does not fit the video the message
-    says why. Returns an ``ipywidgets.VBox``; its ``controls`` (the widgets by name),
+    says why. It starts at ``setting`` (the profile's, in the notebooks) where that fits the
+    first video. Returns an ``ipywidgets.VBox``; its ``controls`` (the widgets by name),
     ``output`` and ``last`` (the latest state and figure) let code drive it without a
     browser."""
     import ipywidgets as w
@@ -155,7 +164,7 @@ def permutation_explorer(records: Sequence[VideoRecord], root: str | Path,
     if not records:
         raise ValueError("the explorer needs at least one video")
     _check_crop(resize, crop)
-    start = default_choices(records[0])
+    start = default_choices(records[0], setting=setting)
     style = {"description_width": "initial"}
     controls = {
         "video": w.Dropdown(options=[(_label(r), i) for i, r in enumerate(records)], value=0,

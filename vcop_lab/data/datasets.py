@@ -5,10 +5,17 @@ Randomness is a pure function of (seed, epoch, index) — the sampler hands out
 workers, and a resumed run draws exactly the tuples the interrupted one would have.
 Videos are opened lazily inside each worker (decoders must not be shared across forks), and
 only the frames a tuple needs are decoded, in one call per tuple.
+
+A video that fails to decode while a run reads it (a file truncated after it was checked)
+never ends the epoch: the item is taken from the next video instead, the failure is counted
+and, when :meth:`log_bad_videos` named a file, written there (one JSON line per failure,
+from whichever worker met it), and the video is not tried again in that process.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from pathlib import Path
 
@@ -20,6 +27,7 @@ from vcop_lab.data import sampling
 from vcop_lab.data.manifest import VideoRecord
 from vcop_lab.data.transforms import crop_box, resize_frames, to_clip_tensor
 from vcop_lab.data.video import read_frames
+from vcop_lab.errors import VideoError
 
 
 def display_frames(path: str | Path, indices, resize: tuple[int, int], crop: int | None = None,
@@ -58,6 +66,39 @@ class _VideoDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def log_bad_videos(self, path: str | Path | None) -> None:
+        """Append each video that fails to decode to ``path`` (JSON lines)."""
+        self.bad_log = None if path is None else str(path)
+
+    # Whether another video may stand in for one that fails (not where every video must be
+    # scored exactly once, as in testing and feature extraction).
+    substitute = True
+
+    def __getitem__(self, index: int):
+        if not self.substitute:
+            return self._item(index)
+        epoch, i = divmod(int(index), len(self.records))
+        bad = self.__dict__.setdefault("_bad", set())
+        for step in range(len(self.records)):
+            j = (i + step) % len(self.records)
+            if j in bad:
+                continue
+            try:
+                return self._item(epoch * len(self.records) + j)
+            except VideoError as err:  # skipped and counted; the next video stands in
+                bad.add(j)
+                self._report_bad(self.records[j], err)
+        raise VideoError("no video of this set decodes", self.root,
+                         "check the videos (vcop-lab inspect) or re-run `vcop-lab prepare`")
+
+    def _report_bad(self, rec: VideoRecord, err: VideoError) -> None:
+        warnings.warn(f"skipped a video that does not decode: {err}", stacklevel=3)
+        log = getattr(self, "bad_log", None)
+        if log:
+            line = json.dumps({"path": rec.path, "reason": err.what, "pid": os.getpid()})
+            with open(log, "a", encoding="utf-8") as f:  # one short write: atomic in append
+                f.write(line + "\n")
+
     def _split_index(self, index: int) -> tuple[int, np.random.Generator | None]:
         epoch, i = divmod(int(index), len(self.records))
         rng = np.random.default_rng([self.seed, epoch, i]) if self.train else None
@@ -92,7 +133,7 @@ class OrderTupleDataset(_VideoDataset):
         self.crop_per = crop_per
         self.orders = sampling.permutations_for(self.setting.tl)
 
-    def __getitem__(self, index: int):
+    def _item(self, index: int):
         i, rng = self._split_index(index)
         rec = self.records[i]
         s = self.setting
@@ -116,7 +157,10 @@ class OrderTupleDataset(_VideoDataset):
 class EvalClipDataset(_VideoDataset):
     """``num_clips`` evenly spaced, centre-cropped clips of every video (retrieval, fine-tune
     testing, VideoQA). Items: ``(clips (num_clips, 3, cl, crop, crop), label, video index)``.
-    No video is dropped: one shorter than ``cl`` frames raises instead."""
+    No video is dropped: one shorter than ``cl`` frames raises instead, and so does one that
+    fails to decode (no other video may stand in for it)."""
+
+    substitute = False
 
     def __init__(self, records, root, cl, num_clips, resize, crop, backend="auto"):
         super().__init__(list(records), root, resize, crop, False, backend, 0)
@@ -128,7 +172,8 @@ class EvalClipDataset(_VideoDataset):
                                 f"e.g. {short[0]}", fix="choose a shorter clip length or "
                                 "remove them with `vcop-lab prepare`")
 
-    def __getitem__(self, index: int):
+    def _item(self, index: int):
+        index = int(index) % len(self.records)
         rec = self.records[index]
         starts = sampling.eval_clip_starts(rec.num_frames, self.cl, self.num_clips)
         indices = np.asarray(starts)[:, None] + np.arange(self.cl)[None, :]
@@ -147,7 +192,7 @@ class LabelledClipDataset(_VideoDataset):
         super().__init__(keep, root, resize, crop, train, backend, seed)
         self.cl = cl
 
-    def __getitem__(self, index: int):
+    def _item(self, index: int):
         i, rng = self._split_index(index)
         rec = self.records[i]
         last = rec.num_frames - self.cl

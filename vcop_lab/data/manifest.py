@@ -17,12 +17,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from vcop_lab.atomic import atomic_path
+from vcop_lab.atomic import atomic_path, write_text_atomic
 from vcop_lab.errors import ManifestError
 
 COLUMNS = ("path", "label", "label_index", "split", "num_frames", "fps", "width", "height")
 SPLITS = ("train", "val", "test")
 MANIFEST_NAME = "manifest.csv"
+CLASSES_NAME = "classes.txt"  # beside a manifest: every class name, in label-index order
 ROOT_NAME = "data_root.txt"  # written by `vcop-lab prepare`: where the videos are
 
 
@@ -61,14 +62,21 @@ def data_root(data_dir: str | Path) -> Path:
     return data_dir
 
 
-def write_manifest(records: list[VideoRecord], path: str | Path) -> Path:
-    """Write ``records`` as a manifest CSV (atomically: a crash never leaves half a file)."""
+def write_manifest(records: list[VideoRecord], path: str | Path,
+                   classes: list[str] | None = None) -> Path:
+    """Write ``records`` as a manifest CSV (atomically: a crash never leaves half a file).
+
+    ``classes``, every class name in label-index order, goes to ``classes.txt`` beside it:
+    a dataset of which some classes have no usable video keeps its label indices (prepare
+    writes it)."""
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for rec in records:
             writer.writerow(asdict(rec))
+    if classes is not None:
+        write_text_atomic(path.parent / CLASSES_NAME, "".join(f"{c}\n" for c in classes))
     return path
 
 
@@ -160,7 +168,7 @@ def load_manifest(path: str | Path, check_files: bool = False, root: str | Path 
             problems += bad
             if rec is not None:
                 records.append(rec)
-    problems += _consistency_problems(records)
+    problems += _consistency_problems(records) + _index_problems(records, path.parent)
     if check_files:
         root = Path(root) if root is not None else data_root(path.parent)
         problems += [f"{r.path}: file not found under {root}" for r in records
@@ -187,6 +195,22 @@ def _consistency_problems(records: list[VideoRecord]) -> list[str]:
     dupes = [p for p, n in Counter(r.path for r in records).items() if n > 1]
     problems += [f"{p}: listed {Counter(r.path for r in records)[p]} times" for p in dupes]
     return problems
+
+
+def _index_problems(records: list[VideoRecord], folder: Path) -> list[str]:
+    """Label indices must name the classes: those of ``classes.txt`` when the folder has one,
+    else 0 .. K-1 for the manifest's K class names."""
+    listed = folder / CLASSES_NAME
+    if listed.is_file():
+        classes = listed.read_text(encoding="utf-8").splitlines()
+        return [f"label_index {i} is {name!r}, but {CLASSES_NAME} has "
+                + (f"{classes[i]!r} there" if i < len(classes) else f"{len(classes)} classes")
+                for i, name in sorted({(r.label_index, r.label) for r in records})
+                if i >= len(classes) or classes[i] != name][:5]
+    count = len({r.label for r in records})
+    return [f"label_index {i} ({name!r}) is not below the number of class names, {count}: "
+            f"label indices must run from 0 to {count - 1}"
+            for i, name in sorted({(r.label_index, r.label) for r in records}) if i >= count][:5]
 
 
 def class_names(records: list[VideoRecord]) -> list[str]:

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
-from vcop_lab.atomic import write_json_atomic
+from vcop_lab.atomic import check_writable, write_json_atomic
 from vcop_lab.data.manifest import (
     MANIFEST_NAME,
     ROOT_NAME,
@@ -39,8 +39,8 @@ from vcop_lab.data.manifest import (
     write_manifest,
 )
 from vcop_lab.data.sampling import parse_setting
-from vcop_lab.data.splits import load_split, manifests_dir, split_files
-from vcop_lab.errors import ManifestError, VcopError, VideoError
+from vcop_lab.data.splits import load_classes, load_split, manifests_dir, split_files
+from vcop_lab.errors import ManifestError, SettingsError, VcopError, VideoError
 from vcop_lab.qa.activitynet import QA_INDEX, load_qa_questions, read_qa_index
 from vcop_lab.qa.activitynet import SPLITS as QA_SPLITS
 from vcop_lab.runtime import worker_pool
@@ -353,6 +353,10 @@ def prepare(dataset: str, root: str | Path, out: str | Path, split: int = 1,
     if not root.is_dir():
         raise VideoError("dataset folder not found", root,
                          "pass --root with the folder holding the dataset's videos")
+    if out == root or root in out.parents:  # the dataset folder is never written to
+        raise SettingsError("is the dataset folder or inside it", out,
+                            "pass an --out folder outside --root (e.g. data/ucf101-s1)")
+    check_writable(out, folder=True)
     workers = max(1, int(workers))
     qa = dataset == "activitynet-qa"
 
@@ -455,7 +459,8 @@ def prepare(dataset: str, root: str | Path, out: str | Path, split: int = 1,
 
     manifest_path = out / MANIFEST_NAME
     if records:
-        write_manifest(records, manifest_path)
+        classes = [QA_LABEL] if qa else load_classes(dataset, lists_dir)
+        write_manifest(records, manifest_path, classes=classes)
         (out / ROOT_NAME).write_text(str(root) + "\n", encoding="utf-8")
         report.manifest = str(manifest_path)
     elif manifest_path.exists():

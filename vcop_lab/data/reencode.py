@@ -22,7 +22,13 @@ import torch
 from tqdm.auto import tqdm
 
 from vcop_lab.atomic import atomic_path
-from vcop_lab.data.manifest import MANIFEST_NAME, VideoRecord, load_manifest, write_manifest
+from vcop_lab.data.manifest import (
+    CLASSES_NAME,
+    MANIFEST_NAME,
+    VideoRecord,
+    load_manifest,
+    write_manifest,
+)
 from vcop_lab.data.transforms import resize_frames
 from vcop_lab.errors import VcopError, VideoError
 from vcop_lab.runtime import worker_pool
@@ -159,7 +165,10 @@ def reencode_dataset(manifest_path: str | Path, out_dir: str | Path,
                 num_frames=results[rec.path]["num_frames"], height=size[0], width=size[1])
         for rec in records]
     (out_dir / "data_root.txt").unlink(missing_ok=True)  # paths are relative to out_dir
-    path = write_manifest(new, out_dir / MANIFEST_NAME)
+    listed = manifest_path.parent / CLASSES_NAME if manifest_path.is_file() else \
+        manifest_path / CLASSES_NAME
+    classes = listed.read_text(encoding="utf-8").splitlines() if listed.is_file() else None
+    path = write_manifest(new, out_dir / MANIFEST_NAME, classes=classes)
     if progress:
         seconds = time.perf_counter() - start
         print(f"re-encoded {len(new)} videos at {size[0]}x{size[1]} in {seconds:.1f} s: {path}")

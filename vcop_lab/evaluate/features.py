@@ -56,6 +56,7 @@ import hashlib
 import json
 import time
 import warnings
+import zlib
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ from torch import Tensor, nn
 from vcop_lab import runs
 from vcop_lab.atomic import atomic_path
 from vcop_lab.checkpoint import RANDOM, backbone_from, checkpoint_hash, is_random
+from vcop_lab.data.check import check_videos
 from vcop_lab.data.datasets import EvalClipDataset
 from vcop_lab.data.manifest import (
     MANIFEST_NAME,
@@ -85,7 +87,7 @@ from vcop_lab.evaluate.search import video_level
 from vcop_lab.models.backbones import ARCHS, STAGES, build_backbone
 from vcop_lab.profiles import Profile, get_profile
 from vcop_lab.runtime import pick_device
-from vcop_lab.train import eval_loader
+from vcop_lab.train import close_loader, eval_loader
 
 # Bump when the extraction itself changes (pooling, clip sampling), so old caches are unused.
 FEATURE_VERSION = 2
@@ -302,22 +304,39 @@ def cache_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def _checksum(path: Path) -> str:
+    """CRC-32 of a file's bytes (read in blocks; a UCF101 gallery takes seconds)."""
+    crc = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            crc = zlib.crc32(block, crc)
+    return f"{crc:08x}"
+
+
 def _load_entry(entry: Path, settings: dict, root: Path) -> FeatureSet | None:
-    """The cached FeatureSet of a finished entry made with ``settings``, else None."""
+    """The cached FeatureSet of a finished entry made with ``settings``, else None. An entry
+    that is incomplete, empty, truncated, altered (its checksum differs) or of other
+    settings is named in a warning and left to be computed again."""
     if runs.read_settings(entry) != settings:
         return None
     info = runs.finished_metrics(entry)
     npy = entry / FEATURES_NAME
     if info is None or not npy.is_file():
-        if (entry / runs.METRICS_NAME).exists():
+        if (entry / runs.METRICS_NAME).exists() or npy.exists():
             warnings.warn(f"ignoring unreadable feature cache {entry}", stacklevel=3)
+        return None
+    if _checksum(npy) != info.get("checksum"):
+        warnings.warn(f"ignoring feature cache {npy}: its bytes are not the ones written "
+                      "(damaged or altered); computing it again", stacklevel=3)
         return None
     try:
         feats = np.load(npy, mmap_mode="c")  # copy-on-write: writes never reach the file
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         warnings.warn(f"ignoring unreadable feature cache {npy} ({exc})", stacklevel=3)
         return None
     if list(feats.shape) != info.get("shape"):
+        warnings.warn(f"ignoring feature cache {npy}: shape {list(feats.shape)} is not the "
+                      f"recorded {info.get('shape')}", stacklevel=3)
         return None
     return FeatureSet(
         features=torch.from_numpy(feats), labels=torch.tensor(info["labels"]),
@@ -345,6 +364,7 @@ def extract_features(
     num_workers: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    strict: bool = False,
 ) -> FeatureSet | dict[str, FeatureSet]:
     """Features of every video in ``records`` from a frozen backbone.
 
@@ -368,6 +388,8 @@ def extract_features(
         num_workers: DataLoader workers (default: the profile's).
         seed: seed of a random initialisation (part of the cache key only then).
         progress: show a progress bar.
+        strict: stop at a bad video (missing, empty, unreadable) instead of leaving it out
+            (:mod:`vcop_lab.data.check`; the meta's ``videos_left_out`` counts them).
 
     Raises:
         CheckpointError: a missing checkpoint or one of another architecture or width.
@@ -390,7 +412,11 @@ def extract_features(
     names = class_names(all_records)
     if isinstance(records, str):
         records = select_split(all_records, records)
-    records = list(records)
+    check = check_videos(data_dir, list(records), strict)
+    records = check.good
+    if progress:
+        for line in check.summary_lines(data_dir):
+            print(line, flush=True)
     if not records:
         raise SettingsError("no videos to extract features from", data_dir,
                             "check the manifest's splits")
@@ -407,6 +433,8 @@ def extract_features(
         if hit is not None:
             results[lay] = hit
         else:
+            if entry is not None:
+                runs.clear_run(entry)  # what was there is computed again, from nothing
             entries[lay] = (settings, entry)
 
     if entries:
@@ -430,6 +458,7 @@ def extract_features(
             meta = {**settings, "checkpoint": identity["checkpoint"],
                     "effective_grid": eff_grid, "feature_dim": int(feats.shape[2]),
                     "profile": prof.name, "num_videos": len(records), "device": str(dev),
+                    "videos_left_out": check.counts,
                     "extract_seconds": round(seconds, 3),
                     "init_from": None if init_meta is None else
                     {k: init_meta.get(k) for k in ("kind", "arch", "width", "setting", "epoch")}}
@@ -440,7 +469,8 @@ def extract_features(
                 num_frames=[r.num_frames for r in records], root=data_dir,
                 meta={**meta, "cache": "off" if entry is None else "miss"})
             if entry is not None:
-                info = {"shape": list(feats.shape), "labels": labels, "paths": fs.paths,
+                info = {"shape": list(feats.shape), "checksum": _checksum(entry / FEATURES_NAME),
+                        "labels": labels, "paths": fs.paths,
                         "video_ids": list(range(len(records))), "class_names": names,
                         "num_frames": fs.num_frames, "meta": meta}
                 runs.run_or_reuse(entry, settings, lambda _resume, i=info: i,
@@ -494,6 +524,7 @@ def _run_extraction(backbone, dataset, layers, grids, entries, device, batch_siz
 
     with stack:
         for_each_batch(backbone, loader, device, store, progress, desc="features")
+        close_loader(loader)
         if filled != num_videos:
             raise AssertionError(f"extracted {filled} of {num_videos} videos")
         for out in outputs.values():

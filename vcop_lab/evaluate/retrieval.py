@@ -320,9 +320,9 @@ def summary_line(result: dict, ks: Sequence[int] = TOPK) -> str:
 
 
 def default_cache_dir() -> Path:
-    """The feature cache of the command line: ``<data root>/feature-cache``."""
-    from vcop_lab.paths import default_data_root
-    return default_data_root() / "feature-cache"
+    """The feature cache of the command line: ``HOME/runs/feature-cache``, the notebooks'."""
+    from vcop_lab.paths import default_runs_root
+    return default_runs_root() / "feature-cache"
 
 
 __all__ = [

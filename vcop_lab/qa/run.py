@@ -115,7 +115,8 @@ def videoqa_settings(task: str, data, ckpt_hash: str, arch: str, prof: Profile,
                      glove: Path | None, seed: int, epochs: int, extra: dict | None = None
                      ) -> dict:
     """What a VideoQA run's result depends on: the settings of the run contract."""
-    return {"kind": "videoqa", "format": RUN_VERSION, "task": task, "init": ckpt_hash,
+    return {"dataset": Path(data).name, "kind": "videoqa", "format": RUN_VERSION, "task": task,
+            "init": ckpt_hash,
             "data": data_digest(data), "checkpoint_hash": ckpt_hash, "arch": arch,
             "width": prof.width, "profile": prof.name, "num_clips": prof.qa_clips,
             "cl": parse_setting(prof.setting).cl, "crop": prof.crop, "layer": "global",
@@ -160,13 +161,14 @@ def _features_by_video(fs: FeatureSet, names) -> dict[str, torch.Tensor]:
 
 
 def _clip_features(data: Path, records: Sequence[VideoRecord], checkpoint, arch: str,
-                   prof: Profile, cache_dir, device, seed: int, progress: bool) -> FeatureSet:
+                   prof: Profile, cache_dir, device, seed: int, progress: bool,
+                   strict: bool = False) -> FeatureSet:
     """The global features of ``prof.qa_clips`` clips per video, or zeros for
     ``question-only`` (no video is read)."""
     if str(checkpoint) != QUESTION_ONLY:
         return extract_features(data, records, checkpoint, arch, prof, layer="global",
                                 num_clips=prof.qa_clips, cache_dir=cache_dir, device=device,
-                                seed=seed, progress=progress)
+                                seed=seed, progress=progress, strict=strict)
     with torch.device("meta"):  # only the feature size is wanted: allocate no weights
         dim = build_backbone(arch, prof.width).feature_dim
     names = class_names(list(records))
@@ -227,7 +229,7 @@ def videoqa(data: str | Path, out: str | Path | None = None, checkpoint: str | P
             arch: str | None = None, profile: str | Profile = "teaching", glove=None,
             seed: int = 0, device: str | None = None, cache_dir: str | Path | None = None,
             progress: bool = True, runs: str | Path | None = None, resume: bool = False,
-            force: bool = False) -> Run:
+            force: bool = False, strict: bool = False) -> Run:
     """VideoQA on a synthetic data folder with the features of ``checkpoint``, ``"random"``
     (a random initialisation) or ``"question-only"`` (zeros: no video at all).
 
@@ -258,7 +260,7 @@ def videoqa(data: str | Path, out: str | Path | None = None, checkpoint: str | P
         splits = by_split(make_synthetic_qa(load_ground_truth(data), seed=seed))
         cache = Path(cache_dir) if cache_dir is not None else out / "features"
         fs = _clip_features(data, load_manifest(data), checkpoint, arch, prof, cache, device,
-                            seed, progress)
+                            seed, progress, strict)
         extra = {"task": "synthetic", "checkpoint": ckpt_path, "data": str(data),
                  "feature_data": str(data), "feature_cache_dir": str(cache)}
         return _train_and_report(splits["train"], splits["val"], splits["test"], fs, out=out,
@@ -359,7 +361,7 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
                         profile: str | Profile = "teaching", glove=None, seed: int = 0,
                         device: str | None = None, cache_dir: str | Path | None = None,
                         epochs: int | None = None, progress: bool = True,
-                        resume: bool = False, force: bool = False) -> Run:
+                        resume: bool = False, force: bool = False, strict: bool = False) -> Run:
     """VideoQA on the ActivityNet-QA questions of the videos at hand.
 
     ``video_dir`` is a folder of ``v_<id>.mp4`` files (prepared here with
@@ -411,7 +413,7 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
         t0 = time.perf_counter()
         cache = Path(cache_dir) if cache_dir is not None else out / "features"
         fs = _clip_features(_feature_folder(prepared, records, out), records, checkpoint, arch,
-                            prof, cache, device, seed, progress)
+                            prof, cache, device, seed, progress, strict)
         extra = {"task": "activitynet-qa", "checkpoint": ckpt_path, "protocol": protocol,
                  "questions": questions, "data": str(video_dir), "qa_dir": str(qa_dir),
                  "prepared": str(prepared), "feature_data": str(fs.root),

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vcop_lab.atomic import write_json_atomic
-from vcop_lab.data.manifest import MANIFEST_NAME, VideoRecord, write_manifest
+from vcop_lab.data.manifest import CLASSES_NAME, MANIFEST_NAME, VideoRecord, write_manifest
 from vcop_lab.data.synthetic.encode import _ENCODER_OPTIONS, write_video
 from vcop_lab.data.synthetic.scene import (
     _STYLE_PARAMS,
@@ -330,7 +330,7 @@ def _install(out_dir: Path, style: str, cfg: SynthConfig, truths: list[dict], se
     records = [VideoRecord(path=g["path"], label=g["label"], label_index=g["label_index"],
                            split=g["split"], num_frames=g["num_frames"], fps=float(cfg.fps),
                            width=cfg.width, height=cfg.height) for g in truths]
-    write_manifest(records, partial / MANIFEST_NAME)
+    write_manifest(records, partial / MANIFEST_NAME, classes=list(CLASSES[style]))
     with open(partial / GROUND_TRUTH_NAME, "w", encoding="utf-8") as f:
         for g in truths:
             f.write(json.dumps(g, separators=(",", ":")) + "\n")
@@ -339,7 +339,7 @@ def _install(out_dir: Path, style: str, cfg: SynthConfig, truths: list[dict], se
     trash = out_dir / ".trash"
     shutil.rmtree(trash, ignore_errors=True)
     trash.mkdir()
-    for name in ("videos", MANIFEST_NAME, GROUND_TRUTH_NAME):
+    for name in ("videos", MANIFEST_NAME, CLASSES_NAME, GROUND_TRUTH_NAME):
         if (out_dir / name).exists():
             (out_dir / name).replace(trash / name)
         (partial / name).replace(out_dir / name)

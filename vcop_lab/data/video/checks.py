@@ -31,8 +31,9 @@ def _require_file(path: Path) -> os.stat_result:
 
 
 def _reason(error: BaseException) -> str:
-    """A short description of a decoder exception, without the path it repeats."""
-    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    """A short description of a decoder exception, without the path (or the fix) it repeats."""
+    text = (getattr(error, "what", None) or getattr(error, "strerror", None) or str(error)
+            or type(error).__name__)
     return text.splitlines()[0].strip()
 
 

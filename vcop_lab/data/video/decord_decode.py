@@ -44,7 +44,7 @@ def _open_decord(path: Path, size: tuple[int, int] | None, threads: int) -> Any:
         raise VideoError(
             f"decord cannot open it ({_reason(error)})",
             path=path,
-            fix=f"use backend 'pyav', or {_DAMAGED_FIX}",
+            fix=f"read it with PyAV (backend 'auto'), or {_DAMAGED_FIX}",
         ) from error
 
 
@@ -82,7 +82,7 @@ class DecordDecoder:
             raise VideoError(
                 f"decord failed after {decoded} frames ({_reason(error)})",
                 path=self.path,
-                fix=f"use backend 'pyav', or {_DAMAGED_FIX}",
+                fix=f"read it with PyAV (backend 'auto'), or {_DAMAGED_FIX}",
             ) from error
 
     def _batch(self, needed: list[int], index: _DecordIndex) -> dict[int, np.ndarray] | None:
