@@ -25,6 +25,7 @@ from vcop_lab.checkpoint import load_checkpoint
 from vcop_lab.data.manifest import load_manifest
 from vcop_lab.finetune import finetune
 from vcop_lab.pretrain import pretrain
+from vcop_lab.runs import used_runs
 
 EPOCHS = 3
 
@@ -199,6 +200,10 @@ def test_bad_videos_are_left_out_counted_and_named(synth_smoke, tmp_path):
                                              "short": 1}
     named = json.loads((out / "bad_videos.json").read_text())["videos"]
     assert {v["path"]: kind for kind, items in named.items() for v in items} == broken
+    # the reproduction's report counts them beside the run
+    log = tmp_path / "runs_used.jsonl"
+    log.write_text(json.dumps({"dir": str(out), "kind": "order", "reused": False}) + "\n")
+    assert used_runs(log)[0]["videos_left_out"] == 5
     # checked once: the second look costs no decoding (the cache knows every file)
     from vcop_lab.data import check
 
@@ -366,7 +371,7 @@ def test_finished_runs_are_reused_refused_or_replaced_on_request(synth_smoke, tm
     assert main(base) == 0 and "reusing" in capsys.readouterr().out  # same settings
     assert (out / "best.pt").stat().st_mtime_ns == stamp
     for other in (["--seed", "1"], ["--setting", "4-2-4"], ["--arch", "c3d"],
-                  ["--profile", "teaching"]):
+                  ["--profile", "teaching"], ["--data", str(synth_smoke["second"])]):
         args = [a for a in base if a not in ("--profile", "smoke")] if "--profile" in other \
             else base
         _one_line_error(capsys, main([*args, *other, "--resume"]), "other settings", "--force")

@@ -1,13 +1,21 @@
 """The notebooks run headless with papermill at the smoke profile, as CI and instructors do."""
 
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 from conftest import REALDATA, REPO
+from nbclient import NotebookClient
 
+from vcop_lab.kernel_hints import HINT
+from vcop_lab.notebook import PROFILE_ENV
+from vcop_lab.paths import HOME_ENV
 from vcop_lab.reproduce import notebook_paths, reproduce
+from vcop_lab.runs import RUN_LOG_ENV, used_runs
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NAMES = [p.name for p in NOTEBOOKS]
@@ -47,13 +55,14 @@ def test_notebook_has_not_drifted_from_its_source(path):
 
 @pytest.fixture(scope="module")
 def smoke_reproduction(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reproduce")
-    extra = {"ARCHS": ["r3d"]}  # one backbone keeps CI short; the notebooks run all three
-    if REALDATA.is_dir():
-        extra["REAL_CLIPS"] = str(REALDATA / "videos")
-    (out / "data").mkdir()
-    return reproduce(out / "smoke", profile="smoke", data_root=out / "data", progress=False,
-                     parameters=extra, run_root=out / "runs"), out / "smoke"
+    """``vcop-lab reproduce --profile smoke`` with nothing but a home: data and runs go to its
+    defaults, ``HOME/data`` and ``HOME/runs``, where JupyterLab's notebooks look too."""
+    home = tmp_path_factory.mktemp("home")
+    extra = {"REAL_CLIPS": str(REALDATA / "videos")} if REALDATA.is_dir() else {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(HOME_ENV, str(home))
+        return reproduce(home / "smoke", profile="smoke", progress=False,
+                         parameters=extra), home / "smoke"
 
 
 @pytest.mark.slow
@@ -96,9 +105,7 @@ def test_a_killed_reproduction_goes_on_and_repeats_the_figures(smoke_reproductio
     first, _ = smoke_reproduction
     out = tmp_path_factory.mktemp("again") / "smoke"
     data = first["results"]["run"]["parameters"]["DATA_ROOT"]
-    extra = {"ARCHS": ["r3d"]}
-    if REALDATA.is_dir():
-        extra["REAL_CLIPS"] = str(REALDATA / "videos")
+    extra = {"REAL_CLIPS": str(REALDATA / "videos")} if REALDATA.is_dir() else {}
     # stopped after notebook 02 (as a kill would leave it), then run again in full
     runs = out.parent / "runs"  # fresh runs, not those of the first reproduction
     part = reproduce(out, profile="smoke", data_root=data, only=["00", "01", "02"],
@@ -113,6 +120,49 @@ def test_a_killed_reproduction_goes_on_and_repeats_the_figures(smoke_reproductio
     assert f"[4/{len(NAMES)}] {NAMES[3]}" in printed and "min left" in printed
     # fresh runs in another folder, same profile and seed: the same figures as the first run
     assert _figures(whole["results"]) == _figures(first["results"])
+
+
+@pytest.mark.slow
+def test_jupyterlab_after_the_batch_run_reuses_its_runs(smoke_reproduction, tmp_path,
+                                                        monkeypatch):
+    """A student's sequence: the batch reproduction, then the notebooks opened as they are
+    (parameters untouched) in a kernel started from another folder: nothing is trained."""
+    _, out = smoke_reproduction
+    monkeypatch.setenv(HOME_ENV, str(out.parent))
+    monkeypatch.setenv(PROFILE_ENV, "smoke")  # what ``python3 run.py lab --profile smoke`` sets
+    log = tmp_path / "runs_used.jsonl"
+    monkeypatch.setenv(RUN_LOG_ENV, str(log))
+    for name in ("02_pretraining.ipynb", "05_finetuning.ipynb"):
+        nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    used = used_runs(log)
+    assert {u["kind"] for u in used} >= {"order", "finetune"}
+    assert all(u["reused"] for u in used), [u["name"] for u in used if not u["reused"]]
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
+
+
+def test_running_a_cell_before_the_set_up_says_which_cells_to_run(tmp_path):
+    """After a kernel restart, a later cell's NameError is followed by the hint."""
+    nb = nbformat.read(REPO / "notebooks" / "01_clip_shuffling.ipynb", as_version=4)
+    later = [c for c in nb.cells if c.cell_type == "code" and "nb." in c.source][1]
+    nb.cells = [later]
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                            extra_arguments=["--ext=vcop_lab.kernel_hints"])
+    client.execute()
+    text = "".join(o.get("text", "") + "".join(o.get("traceback", []))
+                   for o in nb.cells[0].outputs)
+    assert "NameError" in text and HINT in text
+
+
+def test_setup_loads_the_hint_in_every_kernel_of_the_environment():
+    spec = importlib.util.spec_from_file_location("run_py", REPO / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    if Path(sys.prefix).resolve() != run.VENV.resolve():
+        pytest.skip("tests run outside run.py's environment, which run.py setup configures")
+    assert run.KERNEL_CONFIG.read_text() == run.KERNEL_CONFIG_TEXT
+    assert "vcop_lab.kernel_hints" in run.KERNEL_CONFIG_TEXT
 
 
 def _write_notebook(path, *sources: str) -> None:

@@ -54,6 +54,14 @@ class Profile:
     seeds: tuple[int, ...] = (0,)      # fine-tuning seeds of the Table V comparison
     label_fractions: tuple[float, ...] = (1.0, 0.1)  # Table V at these fractions of the labels
     sweep_label_fraction: float = 1.0  # the freezing sweep's fraction of the labels
+    # Validation hold-out for datasets that differ from ``n_val`` (the paper: 800 for UCF101,
+    # 400 for HMDB51), as (dataset, count) pairs; the dataset is what ``prepare`` recorded.
+    n_val_by_dataset: tuple[tuple[str, float], ...] = ()
+    # Where the paper is silent, the reference code's choices (README: the reference code):
+    retrieval_pool: str = "adaptive"   # "reference": conv5 through MaxPool3d((1,2,2)), floor
+    r21d_shortcut: str = "projection"  # "factorised": the reference's (2+1)D-style shortcut
+    bn_per_position: bool = False      # backbone called once per clip position in training
+    init: str = "kaiming"              # "reference": PyTorch 0.4's default initialisation
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +82,8 @@ PAPER = Profile(
     momentum=0.9, weight_decay=5e-4, epochs=300, max_minutes=None, n_val=800, num_workers=8,
     eval_clips=10, ft_epochs=150, ft_batch_size=8, ft_lr=1e-3, ft_max_minutes=None, qa_clips=20,
     qa_epochs=30, qa_hidden=300, sample_epochs=5, archs=("r3d", "c3d", "r21d"),
+    n_val_by_dataset=(("ucf101", 800), ("hmdb51", 400)),
+    retrieval_pool="reference", r21d_shortcut="factorised",
 )
 
 # Scaled for a 2-core CPU: quarter width, 8-frame clips at 56x56 and shorter schedules. Order

@@ -243,13 +243,16 @@ def _time_section(r: Mapping) -> str:
     runs = r.get("runs") or []
     if runs:
         rows = [(_e(run["name"]), _e(run["kind"]), f"{run.get('minutes') or 0:.1f}",
-                 _e(run.get("epochs_run", "")),
+                 _e(run.get("epochs_run", "")), _e(run.get("videos_left_out", "")),
                  "<span class=clock>stopped by the clock</span>" if run.get("stopped_by_clock")
                  else "") for run in runs]
         out.append("<p class=note>Every run of the reproduction, with its own training and "
                    "testing minutes (a run reused from an earlier reproduction shows the "
-                   "minutes it took then).</p>")
-        out.append(_table(("run", "kind", "minutes", "epochs", ""), rows))
+                   "minutes it took then), and the bad videos it left out before training or "
+                   "skipped while reading (named in the run folder's "
+                   "<code>bad_videos.json</code> and "
+                   "<code>videos_failed_while_reading.jsonl</code>).</p>")
+        out.append(_table(("run", "kind", "minutes", "epochs", "videos left out", ""), rows))
     return "\n".join(out)
 
 

@@ -250,5 +250,15 @@ def used_runs(log: str | Path) -> list[dict]:
             "name": Path(entry["dir"]).name, "kind": entry["kind"], "reused": entry["reused"],
             "minutes": m.get("wall_minutes") or (m.get("minutes") or {}).get("total"),
             "epochs_run": m.get("epochs_run", m.get("epochs")),
-            "stopped_by_clock": bool(m.get("stopped_by_budget"))}
+            "stopped_by_clock": bool(m.get("stopped_by_budget")),
+            "videos_left_out": _videos_left_out(m)}
     return list(seen.values())
+
+
+def _videos_left_out(metrics: dict) -> int | None:
+    """Bad videos a run left out before it started or skipped while reading (None: the run
+    does not record them)."""
+    videos = metrics.get("videos")
+    if not isinstance(videos, dict):
+        return None
+    return sum((videos.get("left_out") or {}).values()) + videos.get("failed_while_reading", 0)
