@@ -26,7 +26,9 @@
 # %% tags=["parameters"]
 PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
 #                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
-DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+DATASETS = None         # prepared folders by role, e.g. {"main": "data/ucf101-s1", "second":
+#                         "data/hmdb51-s1", "qa": "data/anet"}; a role left out: synthetic
+DATA_ROOT = None        # where generated (synthetic) data goes (None: data/ of the home)
 RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
@@ -40,13 +42,13 @@ import pandas as pd
 from IPython.display import display
 
 from vcop_lab import notebook, viz
-from vcop_lab.data.manifest import load_manifest
+from vcop_lab.data.manifest import data_root, load_manifest
 from vcop_lab.data.video import probe, read_frames
 from vcop_lab.results import record
 
-nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, datasets=DATASETS)
 profile, dirs = nb.profile, nb.dirs
-dirs
+pd.DataFrame({"folder": dirs, "holds": nb.sources})
 
 # %% [markdown]
 # ## The manifest
@@ -65,6 +67,8 @@ table.pivot_table(index="label", columns="split", values="path", aggfunc="count"
 # %% [markdown]
 # ## The synthetic set: motion is the only cue
 #
+# (With `DATASETS` pointing `main` at prepared real data, the strip below shows its videos.)
+#
 # Colour, shape, size, background and start position are drawn independently of the class, so
 # a single frame cannot tell the class. Most one-way motions speed up, as things that fall, set
 # off or spin up do, so the speed of a clip tells its place in time. Two classes are the exact
@@ -78,9 +82,10 @@ one_per_class = list({r.label: r for r in records if r.split == "train"}.values(
 strips = []
 for r in one_per_class:
     step = max(1, r.num_frames // 4)
-    strips.append(read_frames(r.full_path(dirs["main"]), list(range(0, r.num_frames, step))[:4]))
+    frames = list(range(0, r.num_frames, step))[:4]
+    strips.append(read_frames(r.full_path(data_root(dirs["main"])), frames))
 viz.clip_strip(strips, titles=[r.label for r in one_per_class], frames_per_clip=4,
-               title="Four frames of one video per class (main style)")
+               title=f"Four frames of one video per class ({nb.sources['main']})")
 
 # %% [markdown]
 # Each video comes with its **ground truth** (trajectories, colours, shapes, events), which the
@@ -89,9 +94,12 @@ viz.clip_strip(strips, titles=[r.label for r in one_per_class], frames_per_clip=
 # %%
 from vcop_lab.data.synthetic import load_ground_truth
 
-truth = load_ground_truth(dirs["main"])
-example = truth[one_per_class[0].path]
-{k: v for k, v in example.items() if k != "objects"} | {"objects": len(example["objects"])}
+if nb.is_synthetic("main"):
+    example = load_ground_truth(dirs["main"])[one_per_class[0].path]
+    display({k: v for k, v in example.items() if k != "objects"}
+            | {"objects": len(example["objects"])})
+else:
+    print("prepared real data has no ground truth: only the synthetic set knows its objects")
 
 # %% [markdown]
 # ## The second and qa styles
@@ -108,15 +116,17 @@ shared = sorted({r.label for r in second} & {r.label for r in records})
 print(f"main: {len(records)} videos, {len({r.label for r in records})} classes; "
       f"second: {len(second)} videos, {len({r.label for r in second})} classes; "
       f"shared classes: {shared}")
-objects = Counter(g["num_objects"] for g in load_ground_truth(dirs["qa"]).values())
-print(f"qa: {len(qa)} videos; objects per video: {dict(sorted(objects.items()))}")
+if nb.is_synthetic("qa"):
+    objects = Counter(g["num_objects"] for g in load_ground_truth(dirs["qa"]).values())
+    print(f"qa: {len(qa)} videos; objects per video: {dict(sorted(objects.items()))}")
+else:
+    print(f"qa: {len(qa)} videos ({nb.sources['qa']})")
 
 # %% [markdown]
 # ## Real videos
 #
 # Point `REAL_CLIPS` at a folder of videos (AVI, MP4, MKV, GIF, ...) to see how they decode:
-# frame counts are counted by decoding, and the backend (decord, or PyAV as fallback and for
-# GIF) is chosen per file. `vcop-lab inspect VIDEO...` does the same from a terminal.
+# frame counts are counted by decoding, with PyAV (decord on request, not for GIF). `vcop-lab inspect VIDEO...` does the same from a terminal.
 
 # %%
 rows = []
@@ -134,4 +144,5 @@ record(RESULTS, "00_tour", {"main_videos": len(records), "second_videos": len(se
                             "qa_videos": len(qa),
                             "main_classes": len({r.label for r in records}),
                             "second_classes": len({r.label for r in second}),
-                            "real_clips_read": sum("error" not in r for r in rows)})
+                            "real_clips_read": sum("error" not in r for r in rows),
+                            "data": nb.sources})

@@ -22,7 +22,9 @@
 # %% tags=["parameters"]
 PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
 #                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
-DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+DATASETS = None         # prepared folders by role, e.g. {"main": "data/ucf101-s1", "second":
+#                         "data/hmdb51-s1", "qa": "data/anet"}; a role left out: synthetic
+DATA_ROOT = None        # where generated (synthetic) data goes (None: data/ of the home)
 RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
@@ -33,13 +35,13 @@ import pandas as pd
 from IPython.display import display
 from vcop_lab import notebook, viz, widgets
 from vcop_lab.data.datasets import OrderTupleDataset
-from vcop_lab.data.manifest import load_manifest, select_split
+from vcop_lab.data.manifest import data_root, load_manifest, select_split
 from vcop_lab.data.sampling import parse_setting, permutations_for
 from vcop_lab.results import record
 
-nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED)
-profile, root = nb.profile, nb.dirs["main"]
-records = load_manifest(root)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, datasets=DATASETS)
+profile, records = nb.profile, load_manifest(nb.dirs["main"])
+root = data_root(nb.dirs["main"])  # where the videos are (a prepared folder names it)
 
 # %%
 setting = parse_setting(profile.setting)

@@ -27,7 +27,9 @@
 # %% tags=["parameters"]
 PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
 #                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
-DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+DATASETS = None         # prepared folders by role, e.g. {"main": "data/ucf101-s1", "second":
+#                         "data/hmdb51-s1", "qa": "data/anet"}; a role left out: synthetic
+DATA_ROOT = None        # where generated (synthetic) data goes (None: data/ of the home)
 RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
@@ -43,7 +45,7 @@ from vcop_lab.curriculum import compare_task_curriculum
 from vcop_lab.pretrain import pretrain
 from vcop_lab.results import record
 
-nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCHS)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCHS, DATASETS)
 profile, device, root = nb.profile, nb.device, nb.dirs["main"]
 print(nb.describe())
 
@@ -111,7 +113,7 @@ clock = [r.dir.name for r in [*runs.values(), *(x for c in curriculum.values()
          if r["stopped_by_budget"]]
 record(RESULTS, "02_pretraining", {
     "setting": profile.setting, "stopped_by_clock": clock,
-    "order": {a: {k: m[k] for k in ("test_order_acc", "chance", "epochs_run")}
+    "order": {a: {k: m[k] for k in ("test_order_acc", "chance", "epochs_run", "test_videos")}
               for a, m in runs.items()},
     "curriculum": {t: {"curriculum": r["curriculum"]["test_order_acc"],
                        "scratch": r["scratch"]["test_order_acc"], "epochs": epochs,

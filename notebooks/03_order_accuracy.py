@@ -23,7 +23,9 @@
 # %% tags=["parameters"]
 PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
 #                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
-DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+DATASETS = None         # prepared folders by role, e.g. {"main": "data/ucf101-s1", "second":
+#                         "data/hmdb51-s1", "qa": "data/anet"}; a role left out: synthetic
+DATA_ROOT = None        # where generated (synthetic) data goes (None: data/ of the home)
 RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
@@ -41,7 +43,7 @@ from vcop_lab.data.synthetic import PERIODIC_CLASSES, TIME_REVERSED_PAIRS
 from vcop_lab.pretrain import pretrain
 from vcop_lab.results import record
 
-nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCH)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCH, DATASETS)
 profile, device, root, ARCH = nb.profile, nb.device, nb.dirs["main"], nb.archs[0]
 print(nb.describe())
 
@@ -61,9 +63,9 @@ print(f"{ARCH} {metrics['setting']}: test order accuracy {100 * metrics['test_or
 # right.
 
 # %%
+periodic = f" (periodic: {', '.join(PERIODIC_CLASSES)})" if nb.is_synthetic() else ""
 viz.per_class_bar(metrics["per_class_order_acc"], chance=metrics["chance"],
-                  title=f"{ARCH} order accuracy per class "
-                        f"(periodic: {', '.join(PERIODIC_CLASSES)})")
+                  title=f"{ARCH} order accuracy per class{periodic}")
 
 # %%
 perms = permutations_for(parse_setting(metrics["setting"]).tl)
@@ -93,15 +95,17 @@ pd.Series(sample["dropped_per_class"], name="easy videos dropped").to_frame().T
 # The same order task with `cl=1` (single frames at the clips' first frames, as frame-order
 # methods do) cannot see the direction of motion: for a class and its time reversal (fall and
 # rise) a set of frames is ordered one way or the other with equal right. Clips carry the
-# direction.
+# direction. (On real data, which has no exact time reversals, every class is shown.)
 
 # %%
 fvc = frames_vs_clips(root, nb.run_root, profile=profile, arch=ARCH, seed=SEED, device=device)
-pairs = reversed_pair_accuracy(fvc["clips"], TIME_REVERSED_PAIRS)
-table = pd.DataFrame({"clips": pairs,
-                      "frames": reversed_pair_accuracy(fvc["frames"], TIME_REVERSED_PAIRS)})
+pairs = (TIME_REVERSED_PAIRS if nb.is_synthetic()
+         else [(c,) for c in fvc["clips"]["per_class_order_acc"]])
+table = pd.DataFrame({kind: reversed_pair_accuracy(fvc[kind], pairs)
+                      for kind in ("clips", "frames")})
+shown = "Time-reversed classes" if nb.is_synthetic() else "Every class"
 viz.grouped_bars(table.T.to_dict("index"), ylabel="order accuracy",
-                 title=f"Time-reversed classes: clips {fvc['clip_setting']} vs frames "
+                 title=f"{shown}: clips {fvc['clip_setting']} vs frames "
                        f"{fvc['frame_setting']}", chance=metrics["chance"])
 
 # %%
@@ -114,7 +118,7 @@ record(RESULTS, "03_order_accuracy", {
                                                   "extra_epochs", "continue_on_hard",
                                                   "continue_on_all")},
     "frames_test_order_acc": fvc["frames"]["test_order_acc"],
-    "reversed_pairs": {"clips": table.loc["mean", "clips"],
-                       "frames": table.loc["mean", "frames"]},
+    "reversed_pairs": {"clips": table.loc["mean", "clips"], "frames": table.loc["mean", "frames"]}
+    if nb.is_synthetic() else None,
     "stopped_by_clock": [r.dir.name for r in runs if r["stopped_by_budget"]]})
 table.round(3)

@@ -43,7 +43,9 @@
 # %% tags=["parameters"]
 PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
 #                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
-DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+DATASETS = None         # prepared folders by role, e.g. {"main": "data/ucf101-s1", "second":
+#                         "data/hmdb51-s1", "qa": "data/anet"}; a role left out: synthetic
+DATA_ROOT = None        # where generated (synthetic) data goes (None: data/ of the home)
 RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
@@ -69,7 +71,7 @@ from vcop_lab.pretrain import pretrain
 from vcop_lab.results import record
 
 # %%
-nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCHS)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCHS, DATASETS)
 profile, device, dirs, ARCHS = nb.profile, nb.device, nb.dirs, nb.archs
 root = dirs["main"]
 num_classes = len({r.label for r in load_manifest(root)})

@@ -37,7 +37,9 @@
 # %% tags=["parameters"]
 PROFILE = None          # smoke (seconds), teaching (minutes on a laptop CPU), paper (GPUs);
 #                         None: the lab's ($VCOP_LAB_PROFILE), else teaching
-DATA_ROOT = None        # generated data (None: data/ of the toolkit's home)
+DATASETS = None         # prepared folders by role, e.g. {"main": "data/ucf101-s1", "second":
+#                         "data/hmdb51-s1", "qa": "data/anet"}; a role left out: synthetic
+DATA_ROOT = None        # where generated (synthetic) data goes (None: data/ of the home)
 RUN_ROOT = None         # runs, shared by every notebook and the batch run (None: runs/ of home)
 RESULTS = None          # results.json of a batch reproduction (None: record nothing)
 DEVICE = "auto"         # auto picks CUDA, then MPS, then the CPU
@@ -63,7 +65,7 @@ from vcop_lab.qa.run import (activitynet_videoqa, compare_feature_sources, load_
 # %%
 from vcop_lab.results import record
 
-nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCH)
+nb = notebook.start(PROFILE, DEVICE, DATA_ROOT, RUN_ROOT, RESULTS, SEED, ARCH, DATASETS)
 profile, device, dirs, ARCH = nb.profile, nb.device, nb.dirs, nb.archs[0]
 root, qa_data = dirs["main"], dirs["qa"]  # networks trained on main, questions on qa
 print(f"{nb.describe()}\n{profile.qa_clips} clips per video, E-SA with {profile.qa_hidden} "

@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "if missing; default: data/ of the toolkit's home, $VCOP_LAB_HOME)")
     p.add_argument("--run-root", type=Path, help="where the runs go (default: runs/ of the "
                    "toolkit's home, where the notebooks in JupyterLab find them)")
+    p.add_argument("--dataset", action="append", default=[], metavar="ROLE=DIR",
+                   help="a prepared folder for a role: main (UCF101's), second (HMDB51's) or "
+                   "qa (ActivityNet-QA's); a role left out is the synthetic set")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 00 01")
     p.add_argument("--device", default="auto")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -185,6 +188,15 @@ def _parse_param(text: str) -> tuple[str, object]:
         return name, ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return name, value
+
+
+def _parse_dataset(text: str) -> tuple[str, str]:
+    """ROLE=DIR of ``reproduce --dataset`` (the folder is checked with the notebooks')."""
+    role, sep, folder = text.partition("=")
+    if not sep or not folder:
+        raise VcopError(f"bad --dataset {text!r}",
+                        fix="write ROLE=DIR, e.g. --dataset main=data/ucf101-s1")
+    return role, folder
 
 
 # ----------------------------------------------------------------------------- handlers
@@ -306,9 +318,10 @@ def _reproduce(args) -> int:
 
     check_writable(args.out, folder=True)
     extra = dict(_parse_param(p) for p in args.param)
+    datasets = dict(_parse_dataset(d) for d in args.dataset)
     result = reproduce(args.out, profile=args.profile, data_root=args.data_root,
                        only=args.only, device=args.device, parameters=extra,
-                       run_root=args.run_root)
+                       run_root=args.run_root, datasets=datasets or None)
     return 0 if result["ok"] else 1
 
 

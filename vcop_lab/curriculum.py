@@ -24,7 +24,7 @@ import torch
 
 from vcop_lab.checkpoint import load_checkpoint, order_model_from
 from vcop_lab.data.datasets import EpochSampler, OrderTupleDataset
-from vcop_lab.data.manifest import data_root, load_manifest, train_val_split
+from vcop_lab.data.manifest import data_root, dataset_kind, load_manifest, train_val_split
 from vcop_lab.data.sampling import Setting, parse_setting
 from vcop_lab.evaluate.inference import collect
 from vcop_lab.pretrain import pretrain
@@ -107,7 +107,8 @@ def sample_curriculum(data, runs, checkpoint, threshold=0.8, record_epochs=None,
     record_epochs = record_epochs or prof.sample_epochs
     extra_epochs = extra_epochs or max(1, prof.epochs // 3)
     records = load_manifest(data)
-    train, _ = train_val_split(records, prof.n_val, seed)
+    # the videos the pretraining run trained on (its hold-out is the dataset's)
+    train, _ = train_val_split(records, prof.n_val_for(dataset_kind(data)), seed)
     meta = load_checkpoint(checkpoint)["meta"]
     span = parse_setting(meta["setting"]).span
     train = [r for r in train if r.num_frames >= span]

@@ -44,6 +44,7 @@ from vcop_lab.data.manifest import (
     class_names,
     data_digest,
     data_root,
+    dataset_kind,
     load_manifest,
     select_split,
     train_val_split,
@@ -119,7 +120,8 @@ def finetune_settings(data: str | Path, checkpoint=RANDOM, profile="teaching",
         "epochs": int(epochs if epochs is not None else prof.ft_epochs),
         "max_minutes": max_minutes if max_minutes is not None else prof.ft_max_minutes,
         "data": data_digest(data),
-        "profile": {k: values[k] for k in PROFILE_KEYS},
+        "profile": {**{k: values[k] for k in PROFILE_KEYS},
+                    "n_val": prof.n_val_for(dataset_kind(data))},
     }
 
 
@@ -170,7 +172,7 @@ def _train(data, out: Path, settings: dict, checkpoint, profile, resume: bool, d
     label_fraction, cl = settings["label_fraction"], settings["cl"]
     data = Path(data)
     names = class_names(load_manifest(data))
-    train_all, val_rec = train_val_split(usable, prof.n_val, seed)
+    train_all, val_rec = train_val_split(usable, settings["profile"]["n_val"], seed)
     train_rec = label_subset(train_all, label_fraction, seed)
     test_rec = select_split(usable, "test")
     common = dict(root=data_root(data), cl=cl, resize=prof.resize, crop=prof.crop)

@@ -57,6 +57,52 @@ def synthetic_dirs(profile="teaching", data_root: str | Path | None = None,
     return {style: Path(path).parent for style, path in manifests.items()}
 
 
+ROLES = ("main", "second", "qa")
+# What each role stands for in the paper (and in the synthetic set's styles).
+ROLE_PAPER = {"main": "UCF101", "second": "HMDB51", "qa": "ActivityNet-QA"}
+
+
+def dataset_dirs(profile="teaching", datasets=None, data_root: str | Path | None = None,
+                 progress: bool = True) -> tuple[dict[str, Path], dict[str, str]]:
+    """The data folders by role and a line saying what each holds.
+
+    ``datasets`` maps roles to prepared folders (``vcop-lab prepare ... --out DIR``): ``main``
+    is the pretraining and main evaluation set (UCF101's role), ``second`` the cross-dataset
+    and second fine-tuning set (HMDB51's), ``qa`` the VideoQA set (ActivityNet-QA's). A role
+    left out (or ``datasets`` None) is the synthetic set's style of that role, generated
+    under ``data_root`` on first use. Returns ``(dirs, sources)``.
+    """
+    from vcop_lab.data.manifest import MANIFEST_NAME, dataset_kind
+
+    given = dict(datasets or {})
+    unknown = sorted(set(given) - set(ROLES))
+    if unknown:
+        raise SettingsError(f"unknown dataset role(s) {', '.join(map(str, unknown))}",
+                            fix="use main (UCF101's role), second (HMDB51's) or qa "
+                                "(ActivityNet-QA's), e.g. DATASETS = {'main': 'data/ucf101-s1'}")
+    dirs: dict[str, Path] = {}
+    sources: dict[str, str] = {}
+    for role, folder in given.items():
+        if folder is None:
+            continue
+        folder = Path(folder).expanduser().resolve()
+        if not (folder / MANIFEST_NAME).is_file():
+            raise SettingsError(f"no {MANIFEST_NAME} in the folder given for {role}", folder,
+                                f"prepare it first (vcop-lab prepare ... --out {folder}), or "
+                                "leave the role out for the synthetic set")
+        dirs[role] = folder
+        kind = dataset_kind(folder)
+        sources[role] = f"{kind or 'prepared data'} ({folder})"
+    missing = [role for role in ROLES if role not in dirs]
+    if missing:
+        prof = get_profile(profile)
+        synthetic = synthetic_dirs(prof, data_root, progress)
+        for role in missing:
+            dirs[role] = synthetic[role]
+            sources[role] = f"synthetic, {role} style ({prof.synth_preset} preset)"
+    return {role: dirs[role] for role in ROLES}, {role: sources[role] for role in ROLES}
+
+
 def notebooks_dir() -> Path:
     """The folder of the numbered notebooks (in a source checkout)."""
     folder = Path(os.environ.get("VCOP_LAB_NOTEBOOKS", REPO_DIR / "notebooks"))

@@ -31,6 +31,7 @@ from vcop_lab.data.manifest import (
     class_names,
     data_digest,
     data_root,
+    dataset_kind,
     load_manifest,
     select_split,
     train_val_split,
@@ -82,7 +83,8 @@ def pretrain_settings(data: str | Path, profile="teaching", arch: str | None = N
         "epochs": int(epochs if epochs is not None else prof.epochs),
         "max_minutes": max_minutes if max_minutes is not None else prof.max_minutes,
         "data": data_digest(data, None if records is None else list(records)),
-        "profile": {k: values[k] for k in PROFILE_KEYS},
+        "profile": {**{k: values[k] for k in PROFILE_KEYS},
+                    "n_val": prof.n_val_for(dataset_kind(data))},
     }
 
 
@@ -128,7 +130,7 @@ def _train(data, out: Path, settings: dict, profile, init, resume: bool, device,
     s = parse_setting(settings["setting"])
     data = Path(data)
     names = class_names(load_manifest(data))
-    train_rec, val_rec = train_val_split(usable, prof.n_val, seed)
+    train_rec, val_rec = train_val_split(usable, settings["profile"]["n_val"], seed)
     if records is not None:
         good = {r.path for r in usable}
         train_rec = [r for r in records if r.path in good]

@@ -71,6 +71,10 @@ class Profile:
         """Epochs of one curriculum stage (and of the sample curriculum's continuation)."""
         return self.stage_epochs or max(1, self.epochs // 3)
 
+    def n_val_for(self, dataset: str | None) -> float:
+        """The validation hold-out for ``dataset`` (e.g. ``"hmdb51"``; None: unknown)."""
+        return dict(self.n_val_by_dataset).get(dataset or "", self.n_val)
+
     def with_overrides(self, **kw) -> Profile:
         """A copy with some knobs changed (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in kw.items() if v is not None})

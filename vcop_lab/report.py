@@ -22,7 +22,8 @@ from vcop_lab.claims import check_claims
 from vcop_lab.errors import VcopError
 
 REPORT_NAME = "report.html"
-VERDICT = {True: ("held", "#1b7f3b"), False: ("not held", "#b3261e"), None: ("not run", "#666")}
+VERDICT = {True: ("held", "#1b7f3b"), False: ("not held", "#b3261e"),
+           None: ("not measured", "#666")}
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}
@@ -88,13 +89,22 @@ def _claims_section(claims: Mapping[str, dict]) -> str:
         word, colour = VERDICT[c["held"]]
         parts = c.get("parts")
         detail = "" if not parts else "<br><span class=note>" + "; ".join(
-            f"{_e(k)}: {VERDICT[v][0] if v is not None else 'not measured'}"
+            f"{_e(k)}: {VERDICT[v][0]}"
             for k, v in parts.items()) + "</span>"
         rows.append((f"<b>({cid})</b> {_e(c['title'])}",
                      f'<span class=verdict style="color:{colour}">{word}</span>{detail}',
                      _e(c["sentence"]) + f"<br><span class=note>Paper: {_e(c['paper'])}</span>"))
     body = _table(("claim", "verdict", "the figures behind it"), rows, text=True)
     return "<h2>Did the paper's findings hold?</h2>" + body
+
+
+def _data_note(r: Mapping, *roles: str) -> str:
+    """Which data a table came from: the reproduction's folder for each role it uses."""
+    sources = (r.get("run") or {}).get("datasets") or {}
+    if not sources:
+        return ""
+    return ("<p class=note>Data: " + "; ".join(f"{_e(role)} = {_e(sources.get(role, '?'))}"
+                                               for role in roles) + "</p>")
 
 
 def _table_i(r: Mapping) -> str:
@@ -120,7 +130,7 @@ def _table_i(r: Mapping) -> str:
     return ("<h2>Table I: clip order prediction</h2><p class=note>Test order accuracy (%), "
             "every test video's tuple scored in every order (tuple level). Paper: 16-8-tl on "
             "UCF101.</p>" + _table(("run", "this run", "chance", "paper"), rows, [3])
-            + _clock_note(pre))
+            + _data_note(r, "main") + _clock_note(pre))
 
 
 def _levels(ret: Mapping, key: str) -> str:
@@ -159,6 +169,7 @@ def _table_ii_iv(r: Mapping) -> str:
                "level and video level; paper: 16-8-3 pretrained, video level.</p>")
     out.append(_table(("features", "clip top-1", "clip top-5", "video top-1", "video top-5",
                        "paper top-1 / top-5"), rows, [5]))
+    out.append(_data_note(r, "main", "second"))
     return "\n".join(out)
 
 
@@ -170,8 +181,8 @@ def _table_v(r: Mapping) -> str:
     out = ["<h2>Table V: action recognition by fine-tuning</h2><p class=note>Test accuracy "
            f"(%), mean of seeds {_e(ft['seeds'])}, video level (the mean of "
            f"{_e(ft.get('clips_per_video', ''))} clips' logits) and clip level (every clip on "
-           "its own). The main style stands for UCF101, the second (never seen in pretraining) "
-           "for HMDB51; the paper fine-tunes on all labels.</p>"]
+           "its own). The main data stand in UCF101's role, the second (never seen in "
+           "pretraining) in HMDB51's; the paper fine-tunes on all labels.</p>"]
     for frac, styles in sorted(ft["table"].items(), key=lambda kv: -float(kv[0])):
         rows = []
         for style, by_arch in styles.items():
@@ -187,7 +198,7 @@ def _table_v(r: Mapping) -> str:
         out.append(f"<p><b>{_e(label)}</b></p>")
         out.append(_table(("fine-tuned from", "video level", "clip level", "chance", "paper"),
                           rows, [4]))
-    return "\n".join(out) + _clock_note(ft)
+    return "\n".join(out) + _data_note(r, "main", "second") + _clock_note(ft)
 
 
 def _table_vi(r: Mapping) -> str:
@@ -204,7 +215,8 @@ def _table_vi(r: Mapping) -> str:
     return ("<h2>Table VI: VideoQA</h2><p class=note>Test accuracy (%) per question type of "
             "E-SA over frozen clip features; the last two rows are the paper's (ActivityNet-QA, "
             "no Free column, no question-only row).</p>"
-            + _table(["features", *cols], rows, paper_rows=range(ours, len(rows))))
+            + _table(["features", *cols], rows, paper_rows=range(ours, len(rows)))
+            + _data_note(r, "qa", "main"))
 
 
 def _figures(r: Mapping) -> str:
@@ -260,6 +272,7 @@ def _environment(r: Mapping) -> str:
     run = r.get("run", {})
     env = run.get("environment", {})
     rows = [(_e(k), _e(v)) for k, v in env.items()]
+    rows += [(f"data: {_e(role)}", _e(src)) for role, src in (run.get("datasets") or {}).items()]
     rows += [("profile", _e(run.get("profile"))), ("device", _e(run.get("device"))),
              ("started", _e(run.get("started"))), ("finished", _e(run.get("finished")))]
     prof = run.get("profile_settings", {})
@@ -274,7 +287,8 @@ def render(results: Mapping) -> str:
     held = sum(c["held"] is True for c in claims.values())
     ran = sum(c["held"] is not None for c in claims.values())
     head = (f"<h1>vcop-lab reproduction: {_e(run.get('profile', '?'))} profile</h1>"
-            f"<p>{held} of {ran} claims checked held ({len(claims) - ran} not run). Every "
+            f"<p>{held} of {ran} claims with a verdict held ({len(claims) - ran} not measured: "
+            "their notebook did not run, or this budget cannot decide them). Every "
             "figure comes from this run's <code>results.json</code>; the paper's are shaded. "
             "On the synthetic set the figures teach the method; they are not the paper's "
             "dataset.</p>")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from vcop_lab.claims import check_claims
 from vcop_lab.errors import SettingsError
-from vcop_lab.paths import default_data_root, default_runs_root, notebooks_dir
+from vcop_lab.paths import dataset_dirs, default_data_root, default_runs_root, notebooks_dir
 from vcop_lab.profiles import get_profile
 from vcop_lab.report import build_report
 from vcop_lab.results import read_results, record, replace_section
@@ -39,7 +39,7 @@ from vcop_lab.runs import RUN_LOG_ENV, used_runs
 # until this folder has timings of its own.
 EXPECTED_MINUTES = {
     "smoke": {"00": 0.2, "01": 0.1, "02": 0.3, "03": 0.3, "04": 0.3, "05": 0.4, "06": 0.3},
-    "teaching": {"00": 0.6, "01": 0.3, "02": 6.5, "03": 4.5, "04": 3.5, "05": 5.0, "06": 4.0},
+    "teaching": {"00": 0.4, "01": 0.1, "02": 5.3, "03": 4.4, "04": 1.2, "05": 5.6, "06": 3.0},
 }
 # Seconds a cell may run before it counts as failed. At smoke size every cell takes seconds,
 # so a stalled kernel connection fails the run instead of hanging it; teaching and paper cells
@@ -146,7 +146,8 @@ def _expected(prof_name: str, previous: dict, paths: list[Path]) -> dict[str, fl
 def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path | None = None,
               only: list[str] | None = None, device: str = "auto", kernel: str = "python3",
               progress: bool = True, parameters: dict | None = None,
-              cell_timeout: float | None = None, run_root: str | Path | None = None) -> dict:
+              cell_timeout: float | None = None, run_root: str | Path | None = None,
+              datasets: dict | None = None) -> dict:
     """Run the notebooks, check the claims, write the report; returns ``{"ok": all passed,
     "notebooks": {name: status}, "results": results.json, "report": path}``.
 
@@ -154,6 +155,9 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
     and ``run_root`` default to ``data/`` and ``runs/`` of the toolkit's home
     (:func:`vcop_lab.paths.home`). ``parameters`` adds notebook parameters (e.g.
     ``{"REAL_CLIPS": "/data/clips"}``); a notebook ignores the ones it does not declare.
+    ``datasets`` maps roles (``main``, ``second``, ``qa``) to prepared folders, passed to
+    every notebook as ``DATASETS``; a role left out is the synthetic set, and the report says
+    which data each table came from.
     ``cell_timeout`` (seconds) fails a cell that runs longer; by default only at the smoke
     profile (:data:`CELL_TIMEOUT`).
     """
@@ -171,15 +175,20 @@ def reproduce(out: str | Path, profile: str = "teaching", data_root: str | Path 
     if data_root is None:  # the default place is made here; a given one must exist
         data_root = default_data_root()
         data_root.mkdir(parents=True, exist_ok=True)
+    # checked (and the synthetic set made, for the roles left out) before any notebook runs
+    dirs, sources = dataset_dirs(prof, datasets, data_root, progress=progress)
     params = {"PROFILE": prof.name, "DATA_ROOT": str(Path(data_root).resolve()),
               "RUN_ROOT": str(run_root), "RESULTS": str(results), "DEVICE": device,
               **(parameters or {})}
+    if datasets:
+        params["DATASETS"] = {role: str(dirs[role]) for role in datasets}
     paths = notebook_paths(only)
     if not paths:
         names = ", ".join(p.name for p in notebook_paths())
         raise SettingsError(f"no notebook matches --only {' '.join(only or [])}",
                             fix=f"pass prefixes of the notebooks: {names}")
     record(results, "run", {"profile": prof.name, "device": device, "parameters": params,
+                            "datasets": sources,
                             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                             "environment": environment(), "profile_settings": prof.to_dict()})
     expected = _expected(prof.name, previous, paths)

@@ -85,6 +85,21 @@ def write_manifest(records: list[VideoRecord], path: str | Path,
 _DIGESTED_NEIGHBOURS = ("ground_truth.jsonl",)
 
 
+PREPARE_REPORT_NAME = "prepare_report.json"  # written by ``vcop-lab prepare``
+
+
+def dataset_kind(data_dir: str | Path) -> str | None:
+    """Which dataset a prepared folder holds (``ucf101``, ``hmdb51``, ``activitynet-qa``), as
+    its ``prepare_report.json`` records; None for any other folder (e.g. the synthetic set)."""
+    import json
+
+    try:
+        report = json.loads((Path(data_dir) / PREPARE_REPORT_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report.get("dataset") if isinstance(report, dict) else None
+
+
 def data_digest(data_dir: str | Path, subset: list[VideoRecord] | None = None) -> str:
     """Content digest of a data folder, as run settings record it: the manifest's bytes, the
     ground truth beside it (if any) and the size of every video file (-1 when missing), plus

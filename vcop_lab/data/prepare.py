@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from vcop_lab.atomic import check_writable, write_json_atomic
 from vcop_lab.data.manifest import (
     MANIFEST_NAME,
+    PREPARE_REPORT_NAME,
     ROOT_NAME,
     VideoRecord,
     write_manifest,
@@ -41,13 +42,19 @@ from vcop_lab.data.manifest import (
 from vcop_lab.data.sampling import parse_setting
 from vcop_lab.data.splits import load_classes, load_split, manifests_dir, split_files
 from vcop_lab.errors import ManifestError, SettingsError, VcopError, VideoError
-from vcop_lab.qa.activitynet import QA_INDEX, load_qa_questions, read_qa_index
+from vcop_lab.qa.activitynet import (
+    QA_INDEX,
+    QA_SUBSET_DIR,
+    load_qa_questions,
+    read_qa_index,
+    write_qa_subset,
+)
 from vcop_lab.qa.activitynet import SPLITS as QA_SPLITS
 from vcop_lab.runtime import worker_pool
 
 DATASETS = ("ucf101", "hmdb51", "activitynet-qa")
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".gif")
-REPORT_NAME = "prepare_report.json"
+REPORT_NAME = PREPARE_REPORT_NAME
 CACHE_NAME = "probe_cache.json"
 QA_LABEL = "activitynet"
 _CACHE_VERSION = 1
@@ -456,6 +463,9 @@ def prepare(dataset: str, root: str | Path, out: str | Path, split: int = 1,
     if qa:
         found = {w.listed[2:] for w, _ in matched}
         report.questions = _qa_summary(qa_index, questions, found, qa_source)
+        if questions is not None:  # the folder carries its videos' questions (VideoQA reads them)
+            write_qa_subset(qa_dir, found, out / QA_SUBSET_DIR)
+            report.questions["copied_to"] = QA_SUBSET_DIR
 
     manifest_path = out / MANIFEST_NAME
     if records:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vcop_lab.atomic import atomic_path
+from vcop_lab.atomic import atomic_path, write_json_atomic
 from vcop_lab.data.splits import manifests_dir
 from vcop_lab.errors import ManifestError, VcopError
 
@@ -298,3 +298,25 @@ def write_qa_index(qa_dir: str | Path, path: str | Path) -> Path:
         for vid in sorted(videos, key=lambda v: (SPLITS.index(videos[v][0]), v)):
             writer.writerow([vid, videos[vid][0], len(videos[vid][1]), f"v_{vid}.mp4"])
     return Path(path)
+
+
+QA_SUBSET_DIR = "activitynet_qa"  # a prepared folder's copy of the questions of its videos
+
+
+def write_qa_subset(qa_dir: str | Path, video_names: set[str], out_dir: str | Path) -> Path:
+    """Copy the questions and answers of ``video_names`` from the official files in
+    ``qa_dir`` into ``out_dir/{split}_{q,a}.json`` (every split written, possibly empty), so
+    that a prepared folder carries the questions of the videos it holds."""
+    qa_dir, out_dir = Path(qa_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        questions = [q for q in _read_json_list(qa_dir / f"{split}_q.json",
+                                                ("video_name", "question", "question_id"))
+                     if str(q["video_name"]) in video_names]
+        ids = {str(q["question_id"]) for q in questions}
+        answers = [a for a in _read_json_list(qa_dir / f"{split}_a.json",
+                                              ("answer", "type", "question_id"))
+                   if str(a["question_id"]) in ids]
+        write_json_atomic(out_dir / f"{split}_q.json", questions)
+        write_json_atomic(out_dir / f"{split}_a.json", answers)
+    return out_dir
