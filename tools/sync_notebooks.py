@@ -31,7 +31,8 @@ from jupytext.combine import map_outputs_to_inputs
 
 NB = Path(__file__).resolve().parents[1] / "notebooks"
 FORMATS = "ipynb,py:percent"
-KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
+# As JupyterLab writes it on saving (ipykernel's kernel of the environment): saving changes nothing.
+KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 NEW_CELL = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
             "raw": nbformat.v4.new_raw_cell}
 
@@ -105,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             problems += 1
             continue
         text = notebook_text(py)
-        if ipynb.exists() and ipynb.read_text(encoding="utf8") == text:
+        # a notebook run in JupyterLab keeps its outputs: only its cells are compared
+        if ipynb.exists() and stripped_text(ipynb.read_text(encoding="utf8")) == text:
             continue
         if args.check:
             print(f"{ipynb.name} differs from what {py.name} gives", file=sys.stderr)

@@ -35,6 +35,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 BAD_WORDS = ("Traceback", "Error displaying widget", "IProgress not found", "Model not found",
              "Failed to load model")
 
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the current tab
+
 pytestmark = pytest.mark.browser
 
 
@@ -128,11 +130,17 @@ def browser(lab):
 
 def _open(browser, lab, name: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(lab["url"].replace("/lab?", f"/lab/tree/{name}?"))
+    # ?reset: a fresh workspace, not the tabs the previous page left open
+    page.goto(lab["url"].replace("/lab?", f"/lab/tree/{name}?reset&"))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=120_000)
+    # the kernel is connected once the status bar names it and calls it idle
+    page.wait_for_selector(".jp-StatusBar-TextItem:text-matches('\\| Idle$')", timeout=120_000)
     return page
+
+
+def _prompts(page) -> list[str]:
+    # text_content, not inner_text: JupyterLab does not render cells scrolled out of view
+    return page.locator(f"{PANEL} .jp-CodeCell .jp-InputPrompt").all_text_contents()
 
 
 def _menu(page, menu: str, item: str) -> None:
@@ -140,22 +148,39 @@ def _menu(page, menu: str, item: str) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
 
 
+def _answer_kernel_choice(page) -> None:
+    """Accept the notebook's own kernel when JupyterLab asks for one (it may, when a run
+    request reaches a session whose kernel is still connecting); any other question fails."""
+    dialog = page.locator(".jp-Dialog")
+    if not dialog.count():
+        return
+    text = dialog.first.inner_text()
+    if not text.startswith("Select Kernel") or "Python 3 (ipykernel)" not in text:
+        raise AssertionError(f"JupyterLab asks: {text}")
+    dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click()
+
+
 def _run_all(page, timeout: float, watch=None) -> None:
     """Run every cell and wait until each code cell shows an execution count."""
     _menu(page, "Run", "Run All Cells")
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while time.monotonic() < deadline:
-        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        prompts = _prompts(page)
         if watch:
             watch(page)
         if prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
             return
+        _answer_kernel_choice(page)
+        if time.monotonic() - started > 20 and all(p.strip() == "[ ]:" for p in prompts):
+            _menu(page, "Run", "Run All Cells")  # the first request came before the kernel
+            started = time.monotonic()
         time.sleep(0.25)
     raise AssertionError(f"the cells did not all run within {timeout:.0f} s: {prompts}")
 
 
 def _text(page) -> str:
-    return page.locator(".jp-Notebook").inner_text()
+    return page.locator(f"{PANEL} .jp-Notebook").text_content() or ""
 
 
 def _image(page) -> bytes:
