@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 # (script, JSON it writes, options it takes from run_all)
 SCRIPTS = [
     ("bench_loader.py", "loader.json", ("quick", "limit", "synthetic")),
+    ("bench_loader_cpu.py", "loader_cpu.json", ("quick", "limit")),  # its own 128x171 set
     ("bench_train_step.py", "train_step.json", ("quick", "limit", "synthetic")),
     ("bench_end_to_end.py", "end_to_end.json", ("quick", "limit")),
     ("bench_retrieval.py", "retrieval.json", ()),  # its default run is the quick one
@@ -40,6 +41,13 @@ def headline(name: str, data: dict) -> list[str]:
         for key, v in data.get("summary", {}).items():
             lines.append(f"{key}: {v['tps']} tuples/s, x{v['x_baseline']} baseline, "
                          f"x{v['x_floor']} floor time")
+    elif name == "loader_cpu":
+        for r in data.get("results", []):
+            ms = r["ms_per_tuple"]
+            lines.append(f"{r['dataset']}: {ms['before']['total']:.1f} -> "
+                         f"{ms['after']['total']:.1f} CPU ms per paper-size tuple, "
+                         f"x{r['ratio_after_over_before']:.2f} (decode "
+                         f"{ms['after']['decode']:.1f} ms)")
     elif name == "train_step":
         for r in data.get("compute", []):
             if "error" not in r:

@@ -76,3 +76,19 @@ def test_train_step_benchmark(tmp_path, tiny_set):
     assert [r["layout"] for r in rows] == ["contiguous", "channels_last_3d"]
     assert all("error" not in r and r["clips_per_s"] > 0 for r in rows)
     assert data["data_vs_compute"]["ratio"] > 0
+
+
+def test_loader_cpu_benchmark(tmp_path, tiny_set):
+    # Paper-size tuples (16-8-3 spans all 64 frames) from the tiny set, before and after.
+    data = _run([BENCH / "bench_loader_cpu.py", "--datasets", "synthetic", "--synthetic",
+                 tiny_set, "--limit", "2", "--tuples", "4", "--batch", "2", "--workers", "1"],
+                tmp_path / "loader_cpu.json")
+    (result,) = data["results"]
+    assert result["tuples"] == 4 and result["network_input_identical"]
+    assert result["bytes_per_tuple"]["before"] == 4 * result["bytes_per_tuple"]["after"]
+    for path in ("before", "after"):
+        ms = result["ms_per_tuple"][path]
+        assert ms["total"] > 0 and min(ms.values()) >= 0
+    assert result["ratio_after_over_before"] > 0 and data["machine"]["cpus"] >= 1
+    loader = result["through_loader"]
+    assert loader["workers"] == 1 and loader["ms_per_tuple"]["after"]["total"] > 0

@@ -12,6 +12,7 @@ import torch
 from vcop_lab import cli
 from vcop_lab.checkpoint import save_checkpoint
 from vcop_lab.data.manifest import class_names, load_manifest, write_manifest
+from vcop_lab.errors import SettingsError
 from vcop_lab.evaluate.features import FeatureSet, feature_layout
 from vcop_lab.evaluate.retrieval import (
     cross_dataset,
@@ -135,8 +136,57 @@ def test_cross_dataset_counts_only_queries_of_shared_classes():
     assert video["num_queries_without_class_in_gallery"] == 3
     assert video["classes_missing_from_gallery"] == ["a"]
     assert video["top1"] == 100.0  # matched by name: index 1 is "b" in one set, "c" in the other
+    assert video["shared_classes"] == ["b", "c"]
+    # Only shared classes take part: the gallery's d video is not searched.
+    assert video["num_gallery"] == 3 and video["num_gallery_total"] == 4
+    assert video["num_gallery_without_class_in_queries"] == 1
+    assert video["gallery_classes_left_out"] == ["d"]
     clip = score_retrieval(query, gallery, "clip", ks=(1,))
     assert clip["num_queries"] == 4 and clip["num_queries_total"] == 10
+    assert clip["num_gallery"] == 6 and clip["num_gallery_total"] == 8
+
+
+def test_cross_dataset_labels_compared_through_the_class_map():
+    # UCF101-style queries against an HMDB51-style gallery: no name is shared exactly, Fencing
+    # matches ignoring case, Biking only through the shipped class map. Each video lies on its
+    # action's axis, so every scored query is right at top-1, and only if the labels are
+    # compared through the match (the gallery's label indices are in another order).
+    def video(axis, n=4):
+        f = torch.zeros(1, n)
+        f[0, axis] = 1.0
+        return f.tolist()
+
+    query = _fake_set([0, 1, 1, 2], ["ApplyEyeMakeup", "Biking", "Fencing"],
+                      [video(0), video(1), video(1), video(2)])
+    gallery = _fake_set([0, 1, 2, 2], ["fencing", "ride_bike", "wave"],
+                        [video(2), video(1), video(3), video(0)])
+    result = score_retrieval(query, gallery, "video", ks=(1,))
+    assert result["shared_classes"] == ["Biking = ride_bike", "Fencing = fencing"]
+    assert [(m["a"], m["b"], m["how"]) for m in result["class_matches"]] == [
+        ("Biking", "ride_bike", "mapped"),
+        ("Fencing", "fencing", "same name ignoring case and separators")]
+    assert result["top1"] == 100.0
+    assert result["num_queries"] == 3 and result["classes_missing_from_gallery"] == [
+        "ApplyEyeMakeup"]
+    # wave (on the eye make-up axis too) has no partner: left out of the gallery, not a hit.
+    assert result["num_gallery"] == 2 and result["gallery_classes_left_out"] == ["wave"]
+    # Without the map Biking has no partner and only the Fencing query is scored.
+    by_name = score_retrieval(query, gallery, "video", ks=(1,), class_map=[])
+    assert by_name["shared_classes"] == ["Fencing = fencing"] and by_name["num_queries"] == 1
+
+
+def test_cross_dataset_without_a_shared_class_is_one_error(tiny, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    records = [r for r in load_manifest(tiny["main"]) if r.label in ("fall", "slide_left")]
+    write_manifest(records, other / "manifest.csv", classes=class_names(load_manifest(
+        tiny["main"])))
+    with pytest.raises(SettingsError) as err:  # raised before any feature is extracted
+        cross_dataset(tiny["second"], other, "random", ARCH, "smoke", level="video",
+                      num_workers=0, progress=False)
+    text = str(err.value)
+    assert len(text.splitlines()) == 1 and "have none in common" in text
+    assert str(tiny["second"] / "manifest.csv") in text and str(other / "manifest.csv") in text
 
 
 def test_cross_dataset_end_to_end(tiny, ckpt, cache):
@@ -148,7 +198,12 @@ def test_cross_dataset_end_to_end(tiny, ckpt, cache):
     assert result["num_queries_total"] == len(tests)
     assert result["num_queries"] == sum(r.label in ("grow", "rise") for r in tests)
     assert result["classes_missing_from_gallery"] == ["bounce", "zigzag"]
+    main = [r for r in load_manifest(tiny["main"]) if r.split in ("train", "val")]
+    assert result["num_gallery_total"] == len(main)
+    assert result["num_gallery"] == sum(r.label in ("grow", "rise") for r in main)
+    assert result["gallery_classes_left_out"] == ["fall", "slide_left"]
     assert result["settings"]["cross_dataset"] is True
+    assert result["settings"]["class_map"] == "ucf101_hmdb51_classes.csv"
     assert result["title"].startswith("cross-dataset video level")
 
 

@@ -14,6 +14,7 @@ from vcop_lab.data import datasets
 from vcop_lab.data.datasets import EvalClipDataset
 from vcop_lab.data.manifest import load_manifest, select_split
 from vcop_lab.data.sampling import parse_setting
+from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import CheckpointError, SettingsError
 from vcop_lab.evaluate.features import (
     FEATURES_NAME,
@@ -111,7 +112,7 @@ def test_every_video_kept_and_layers_in_one_pass(main_dir, test_records, reads):
     ds = EvalClipDataset(test_records, main_dir, cl, SMOKE.eval_clips, SMOKE.resize, SMOKE.crop)
     last = len(test_records) - 1  # from the last, partial batch
     with torch.no_grad():
-        want, stages = backbone(ds[last][0].to(device), return_stages=True)
+        want, stages = backbone(to_network_input(ds[last][0], device), return_stages=True)
     torch.testing.assert_close(out["global"].features[last], want.cpu(), rtol=1e-3, atol=1e-4)
     # conv5 is max-pooled with windows covering the whole activation: same maximum per clip.
     torch.testing.assert_close(out["conv5"].features[last].amax(1),

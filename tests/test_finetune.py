@@ -21,6 +21,7 @@ from vcop_lab.checkpoint import (
 )
 from vcop_lab.data.datasets import EvalClipDataset
 from vcop_lab.data.manifest import VideoRecord, load_manifest, write_manifest
+from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import CheckpointError, SettingsError
 from vcop_lab.evaluate.action import action_report, clip_logits
 from vcop_lab.finetune import compare_inits, finetune, freeze_sweep, label_subset
@@ -222,7 +223,7 @@ def test_test_scores_match_a_manual_computation(data):
     with torch.no_grad():
         for i in range(len(ds)):
             clips, label, _ = ds[i]
-            out = model(clips)                       # (3 clips, 2 classes)
+            out = model(to_network_input(clips))     # (3 clips, 2 classes)
             clip_ok += (out.argmax(1) == label).tolist()
             video_ok.append(int(out.mean(0).argmax()) == label)
     assert report["clip_acc"] == pytest.approx(np.mean(clip_ok))

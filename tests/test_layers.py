@@ -18,7 +18,8 @@ PACKAGE = REPO / "vcop_lab"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("vcop_lab.errors", "vcop_lab.atomic", "vcop_lab.distributed",
               "vcop_lab.profiles", "vcop_lab.runtime")),
-    ("parts", ("vcop_lab.data", "vcop_lab.models", "vcop_lab.checkpoint", "vcop_lab.qa",
+    ("parts", ("vcop_lab.data", "vcop_lab.data.classes", "vcop_lab.models",
+               "vcop_lab.checkpoint", "vcop_lab.qa",
                "vcop_lab.qa.activitynet", "vcop_lab.qa.glove", "vcop_lab.qa.synthetic_qa",
                "vcop_lab.viz", "vcop_lab.paths", "vcop_lab.paper")),
     ("engine", ("vcop_lab.train", "vcop_lab.runs", "vcop_lab.evaluate.inference")),

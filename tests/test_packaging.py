@@ -41,6 +41,25 @@ def test_every_dependency_is_in_environment_yml_with_the_same_bound():
     assert extra <= {"python", "pip", "-e"}, extra
 
 
+def test_optional_extras_are_named_in_environment_yml_but_not_installed():
+    # An extra other than dev (e.g. glove, 76 MB) stays optional: environment.yml names it
+    # and its packages in a comment, and installs none of them.
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    optional = {name: reqs for name, reqs in extras.items() if name != "dev"}
+    assert "glove" in optional
+    text = (REPO / "environment.yml").read_text()
+    comments = "\n".join(ln for ln in text.splitlines() if ln.strip().startswith("#"))
+    conda, pip = _environment()
+    installed = {_name(x) for x in conda + pip}
+    for name, reqs in optional.items():
+        assert f"{name}:" in comments, f"extra {name} not described in environment.yml"
+        for req in reqs:
+            assert _name(req) in comments, f"{_name(req)} of extra {name} not named"
+            assert _name(req) not in installed, f"optional {_name(req)} installed by default"
+    assert f"-e .[dev,{next(iter(optional))}]" not in pip
+
+
 def test_environment_installs_this_project_with_python_311():
     text = (REPO / "environment.yml").read_text()
     assert "python=3.11" in text and "-e .[dev]" in text

@@ -80,7 +80,7 @@ def test_pretrain_retrieve_finetune_on_prepared_real_data(prepared):
     ckpt = tmp / "pre" / "best.pt"
     within = retrieve(ucf, ckpt, "r3d", "smoke", "conv3", "clip", progress=False)
     assert within["num_queries"] + within["num_queries_without_class_in_gallery"] == 2 * 4
-    with pytest.raises(SettingsError, match="no query's class"):  # no shared class here
+    with pytest.raises(SettingsError, match="have none in common"):  # no shared class here
         cross_dataset(ucf, hmdb, ckpt, "r3d", "smoke", "conv5", "video", progress=False)
     ft = finetune(hmdb, tmp / "ft", checkpoint=ckpt, profile="smoke", epochs=1,
                   num_workers=0, progress=False)

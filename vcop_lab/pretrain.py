@@ -37,6 +37,7 @@ from vcop_lab.data.manifest import (
     train_val_split,
 )
 from vcop_lab.data.sampling import parse_setting
+from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import SettingsError
 from vcop_lab.evaluate.order import evaluate_order, order_report, order_scores
 from vcop_lab.models import VCOPN, build_backbone
@@ -60,7 +61,7 @@ def build_order_model(arch: str, width: float, tl: int, dropout: float = 0.5) ->
 def order_step(model, batch, device, channels_last=False):
     """One training batch of shuffled tuples -> (loss, correct, count)."""
     tuples, labels, _ = batch
-    tuples = tuples.to(device, non_blocking=True)
+    tuples = to_network_input(tuples, device, channels_last)  # uint8 -> float on the device
     labels = labels.to(device, non_blocking=True)
     logits = model(tuples)
     loss = F.cross_entropy(logits, labels)

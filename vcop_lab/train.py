@@ -6,6 +6,9 @@ A task supplies two functions:
 - ``step(model, batch, device, channels_last) -> (loss, correct, count)`` for one batch;
 - ``evaluate(model, loader, device) -> {"loss": ..., "acc": ...}`` on the validation set.
 
+Batches of clips arrive as uint8 (pinned when feeding a GPU); the step turns them into float
+on the device with :func:`~vcop_lab.data.transforms.to_network_input`.
+
 Every epoch writes ``last.pt`` (model, optimiser, scaler, epoch, random states, history)
 atomically, ``best.pt`` when the validation loss improved (or, with ``best="val_acc"``, the
 validation accuracy), and ``history.json``. With ``resume=True`` a run continues from

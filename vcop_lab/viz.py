@@ -8,8 +8,8 @@ One look for all of them is set by :func:`set_style`, which every function appli
 time it is called.
 
 Images and clips may come in any of the layouts the package produces: a float clip
-``(3, T, H, W)`` in [0, 1] (what the datasets return), a uint8 clip ``(T, H, W, 3)`` (what
-the video readers return), or a single image ``(H, W, 3)`` / ``(3, H, W)``.
+``(3, T, H, W)`` in [0, 1] (what the networks take), a uint8 clip ``(T, H, W, 3)`` (what
+the video readers and the datasets return), or a single image ``(H, W, 3)`` / ``(3, H, W)``.
 """
 
 from __future__ import annotations

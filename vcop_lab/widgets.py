@@ -20,7 +20,7 @@ from vcop_lab import viz
 from vcop_lab.data import sampling
 from vcop_lab.data.datasets import display_frames
 from vcop_lab.data.manifest import VideoRecord
-from vcop_lab.data.transforms import to_clip_tensor
+from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import SettingsError, VcopError
 
 CL_RANGE, IT_RANGE = (1, 16), (0, 16)
@@ -106,7 +106,7 @@ def permutation_explorer_state(records: Sequence[VideoRecord], root: str | Path,
     except VcopError as err:
         state["message"] = str(err)
         return state
-    ordered = [to_clip_tensor(frames[c * setting.cl:(c + 1) * setting.cl], 0, 0, crop)
+    ordered = [to_network_input(frames[c * setting.cl:(c + 1) * setting.cl])
                for c in range(setting.tl)]
     state.update(ordered=ordered, shuffled=[ordered[j] for j in state["order"]],
                  start=start, frame_indices=indices.tolist(), valid=True,

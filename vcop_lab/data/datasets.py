@@ -6,6 +6,10 @@ workers, and a resumed run draws exactly the tuples the interrupted one would ha
 Videos are opened lazily inside each worker (decoders must not be shared across forks), and
 only the frames a tuple needs are decoded, in one call per tuple.
 
+Clips come out as the decoder gave them, uint8 and channels last (``cl, crop, crop, 3``):
+:func:`~vcop_lab.data.transforms.to_network_input` turns a batch into the networks' float
+input on the device (see :mod:`vcop_lab.data.transforms` for why there).
+
 A video that fails to decode while a run reads it (a file truncated after it was checked)
 never ends the epoch: the item is taken from the next video instead, the failure is counted
 and, when :meth:`log_bad_videos` named a file, written there (one JSON line per failure,
@@ -25,7 +29,7 @@ from torch.utils.data import Dataset, Sampler
 
 from vcop_lab.data import sampling
 from vcop_lab.data.manifest import VideoRecord
-from vcop_lab.data.transforms import crop_box, resize_frames, to_clip_tensor
+from vcop_lab.data.transforms import crop_box, crop_clip, resize_frames
 from vcop_lab.data.video import read_frames
 from vcop_lab.errors import VideoError
 
@@ -116,8 +120,8 @@ class OrderTupleDataset(_VideoDataset):
     random crop. Evaluation: the centred tuple of each video in chronological order with a
     centre crop; the evaluator scores it under every permutation.
 
-    Items: ``(clips (tl, 3, cl, crop, crop), order label, video index)``; in evaluation the
-    label is 0 (identity order). ``crop_per`` is ``"clip"`` (a crop per clip, as the
+    Items: ``(clips (tl, cl, crop, crop, 3) uint8, order label, video index)``; in evaluation
+    the label is 0 (identity order). ``crop_per`` is ``"clip"`` (a crop per clip, as the
     reference code) or ``"tuple"`` (one crop for the whole tuple). Either way all frames of
     a clip share one crop. Videos shorter than a tuple are skipped and listed in
     ``self.skipped``.
@@ -149,14 +153,15 @@ class OrderTupleDataset(_VideoDataset):
         for c in range(s.tl):
             if rng is not None and self.crop_per == "clip":
                 box = crop_box(height, width, self.crop, rng)
-            clips.append(to_clip_tensor(frames[c * s.cl:(c + 1) * s.cl], *box, self.crop))
+            clips.append(crop_clip(frames[c * s.cl:(c + 1) * s.cl], *box, self.crop))
         order = self.orders[label]
-        return torch.stack([clips[j] for j in order]), label, i
+        return torch.stack([clips[j] for j in order]), label, i  # the one copy of the crops
 
 
 class EvalClipDataset(_VideoDataset):
     """``num_clips`` evenly spaced, centre-cropped clips of every video (retrieval, fine-tune
-    testing, VideoQA). Items: ``(clips (num_clips, 3, cl, crop, crop), label, video index)``.
+    testing, VideoQA). Items: ``(clips (num_clips, cl, crop, crop, 3) uint8, label, video
+    index)``.
     No video is dropped: one shorter than ``cl`` frames raises instead, and so does one that
     fails to decode (no other video may stand in for it)."""
 
@@ -179,13 +184,14 @@ class EvalClipDataset(_VideoDataset):
         indices = np.asarray(starts)[:, None] + np.arange(self.cl)[None, :]
         frames = self._frames(rec, indices)
         box = crop_box(frames.shape[1], frames.shape[2], self.crop, None)
-        clips = [to_clip_tensor(frames[k * self.cl:(k + 1) * self.cl], *box, self.crop)
+        clips = [crop_clip(frames[k * self.cl:(k + 1) * self.cl], *box, self.crop)
                  for k in range(self.num_clips)]
         return torch.stack(clips), rec.label_index, index
 
 
 class LabelledClipDataset(_VideoDataset):
-    """One random clip per video with its action label, random crop (fine-tuning)."""
+    """One random clip per video with its action label, random crop (fine-tuning).
+    Items: ``(clip (cl, crop, crop, 3) uint8, label, video index)``."""
 
     def __init__(self, records, root, cl, resize, crop, train=True, backend="auto", seed=0):
         keep, self.skipped = _usable(records, cl, f"clips of {cl} frames")
@@ -199,7 +205,7 @@ class LabelledClipDataset(_VideoDataset):
         start = int(rng.integers(0, last + 1)) if rng is not None else last // 2
         frames = self._frames(rec, np.arange(start, start + self.cl))
         box = crop_box(frames.shape[1], frames.shape[2], self.crop, rng)
-        return to_clip_tensor(frames, *box, self.crop), rec.label_index, i
+        return crop_clip(frames, *box, self.crop), rec.label_index, i
 
 
 class EpochSampler(Sampler):

@@ -7,17 +7,20 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
+from vcop_lab.data.transforms import to_network_input
+
 
 @torch.no_grad()
 def for_each_batch(model: torch.nn.Module, loader, device: torch.device,
                    fn: Callable[[torch.Tensor, tuple], None], progress: bool = False,
                    desc: str = "evaluate") -> None:
     """Call ``fn(inputs, batch)`` for every batch: ``inputs`` is the batch's first element
-    moved to ``device`` (non-blocking from pinned memory), ``batch`` the whole batch as the
-    loader gave it. The model is put in eval mode first."""
+    moved to ``device`` (non-blocking from pinned memory) and, if it holds uint8 clips, made
+    the networks' float input there (:func:`~vcop_lab.data.transforms.to_network_input`);
+    ``batch`` is the whole batch as the loader gave it. The model is put in eval mode first."""
     model.eval()
     for batch in tqdm(loader, desc=desc, leave=False, disable=not progress):
-        fn(batch[0].to(device, non_blocking=True), batch)
+        fn(to_network_input(batch[0], device), batch)
 
 
 def collect(model: torch.nn.Module, loader, device: torch.device,

