@@ -93,7 +93,11 @@ def lab(rest: list[str]) -> None:
     print(f"JupyterLab for this machine only, at\n    {url}\nFrom another machine, tunnel "
           f"through SSH: ssh -N -L {port}:127.0.0.1:{port} USER@THIS_HOST, then open the same "
           "address there.", flush=True)
-    sys.exit(subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env))
+    args = [str(c) for c in cmd]
+    if os.name == "posix":  # become JupyterLab: a signal to this process reaches the server
+        os.chdir(ROOT)
+        os.execve(args[0], args, env)
+    sys.exit(subprocess.call(args, cwd=ROOT, env=env))
 
 
 def main(argv: list[str]) -> None:

@@ -105,8 +105,9 @@ viz.training_curves(curves, chance=curriculum[tl]["scratch"]["chance"])
 val_at = {3: runs[arch].history()[epochs - 1]["val_acc"],
           tl: curriculum[tl]["scratch"].history()[epochs - 1]["val_acc"]}
 chance_at = {3: runs[arch]["chance"], tl: curriculum[tl]["scratch"]["chance"]}
-pd.DataFrame({"val order acc (%)": {f"tl={k}": 100 * v for k, v in val_at.items()},
-              "chance (%)": {f"tl={k}": 100 * v for k, v in chance_at.items()}}).round(1)
+pd.DataFrame({"val order acc (%)": {f"tl={k}": v for k, v in val_at.items()},  # None:
+              "chance (%)": {f"tl={k}": v for k, v in chance_at.items()}},  # no val videos
+             dtype=float).mul(100).round(1)
 
 # %%
 clock = [r.dir.name for r in [*runs.values(), *(x for c in curriculum.values()

@@ -66,7 +66,8 @@ def _a(r: Mapping) -> dict | None:
     tls = sorted(val, key=int)
     # Falling only means something where the easier task was learnt (twice its chance):
     # before that, both sit at chance and the comparison is not measured.
-    learnt = len(tls) >= 2 and val[tls[0]] >= 2 * chances.get(tls[0], 0)
+    learnt = (len(tls) >= 2 and None not in (val[t] for t in tls)  # None: no val videos
+              and val[tls[0]] >= 2 * chances.get(tls[0], 0))
     falls = all(val[a] > val[b] for a, b in zip(tls, tls[1:])) if learnt else None
     parts = {"far above chance": far, "falls as tl grows": falls}
     figures = {"arch": arch, "setting": pre["setting"], "test_order_acc": acc, "chance": chance,

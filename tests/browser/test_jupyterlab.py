@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -87,7 +88,8 @@ def lab(tmp_path_factory, artifacts):
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(REPO / "run.py"), "lab", "--profile", "smoke",
                              "--port", str(port), "--ServerApp.open_browser=False"],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+                            start_new_session=True)
     url = None
     deadline = time.monotonic() + 180
     while url is None and time.monotonic() < deadline:
@@ -109,11 +111,11 @@ def lab(tmp_path_factory, artifacts):
         proc.terminate()
         pytest.fail("JupyterLab did not answer within 3 minutes")
     yield {"url": url, "started": t0, "artifacts": artifacts}
-    proc.terminate()
+    os.killpg(proc.pid, signal.SIGTERM)  # the server and its kernels
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
     log.close()
     assert _git_status() == before, "running the notebooks left changes that git sees"
 

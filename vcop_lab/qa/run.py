@@ -60,6 +60,7 @@ from vcop_lab.models.backbones import build_backbone
 from vcop_lab.profiles import Profile, get_profile
 from vcop_lab.qa.activitynet import (
     FREE_CODES,
+    QA_SUBSET_DIR,
     SPLITS,
     TYPE_COLUMNS,
     TYPE_NAMES,
@@ -381,35 +382,44 @@ def _feature_folder(prepared: Path, records: Sequence[VideoRecord], out: Path) -
     return view
 
 
-def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Path,
-                        checkpoint: str | Path = RANDOM, arch: str | None = None,
-                        profile: str | Profile = "teaching", glove=None, seed: int = 0,
-                        device: str | None = None, cache_dir: str | Path | None = None,
-                        epochs: int | None = None, progress: bool = True,
-                        resume: bool = False, force: bool = False, strict: bool = False) -> Run:
+def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path | None = None,
+                        out: str | Path | None = None, checkpoint: str | Path = RANDOM,
+                        arch: str | None = None, profile: str | Profile = "teaching",
+                        glove=None, seed: int = 0, device: str | None = None,
+                        cache_dir: str | Path | None = None, epochs: int | None = None,
+                        progress: bool = True, resume: bool = False, force: bool = False,
+                        strict: bool = False, runs: str | Path | None = None) -> Run:
     """VideoQA on the ActivityNet-QA questions of the videos at hand.
 
     ``video_dir`` is a folder of ``v_<id>.mp4`` files (prepared here with
     ``prepare("activitynet-qa", ...)`` into ``out/prepared``) or a folder already prepared
     by ``vcop-lab prepare activitynet-qa``; ``qa_dir`` holds the official
-    ``{train,val,test}_{q,a}.json``. Questions whose video is not at hand are counted per
-    split as missing. When every split has questions, E-SA trains on train, keeps the best
-    epoch on val and is tested on test (``profile.qa_epochs``). Otherwise (a handful of
-    videos) it trains ``epochs`` (default 20) on all available questions and is tested on the
-    same ones: ``protocol`` says so, and such a run shows that the format works end to end,
-    not how accurate anything is. Writes ``out/metrics.json`` (as :func:`videoqa`, plus
-    ``questions`` found/missing and the test questions with their predicted answers).
+    ``{train,val,test}_{q,a}.json`` (None: the copy a prepared folder carries, written by
+    ``prepare --qa-dir``). The run goes to ``out``, or with ``runs`` to the folder its
+    settings name there (a prepared ``video_dir`` is needed then). Questions whose video is
+    not at hand are counted per split as missing. When every split has questions, E-SA
+    trains on train, keeps the best epoch on val and is tested on test
+    (``profile.qa_epochs``). Otherwise (a handful of videos) it trains ``epochs`` (default
+    20) on all available questions and is tested on the same ones: ``protocol`` says so, and
+    such a run shows that the format works end to end, not how accurate anything is. Writes
+    ``out/metrics.json`` (as :func:`videoqa`, plus ``questions`` found/missing and the test
+    questions with their predicted answers).
     """
     prof = get_profile(profile)
     arch = arch or prof.arch
-    video_dir, qa_dir, out = Path(video_dir), Path(qa_dir), Path(out)
+    video_dir = Path(video_dir)
+    qa_dir = Path(qa_dir) if qa_dir is not None else video_dir / QA_SUBSET_DIR
+    if out is None and not (video_dir / MANIFEST_NAME).is_file():
+        raise SettingsError("not a prepared folder, and no --out for preparing it", video_dir,
+                            "prepare it first (vcop-lab prepare activitynet-qa --root "
+                            f"{video_dir} --out DIR --qa-dir QA_DIR) or pass out")
     embedding = resolve_embedding(glove)
     ckpt_path, ckpt_hash = _checkpoint_identity(checkpoint)
     if not video_dir.is_dir():
         raise VcopError("video folder not found", video_dir,
                         "pass the folder of ActivityNet v_<id>.mp4 files")
     by_split_all = {split: load_activitynet_qa(split, qa_dir) for split in SPLITS}
-    prepared = _prepared_folder(video_dir, qa_dir, out, prof, progress)
+    prepared = _prepared_folder(video_dir, qa_dir, Path(out) if out else None, prof, progress)
     records = load_manifest(prepared)
     stems = {Path(r.path).stem for r in records}
     found = {s: [i for i in items if video_file_stem(i.video_name) in stems]
@@ -433,6 +443,7 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
         train = val = test = [i for s in SPLITS for i in found[s]]
     settings = videoqa_settings("activitynet-qa", prepared, ckpt_hash, arch, prof, embedding,
                                 seed, n_epochs, extra={"questions": questions["found"]})
+    out = Path(output_dir(out, runs, settings, "VideoQA run"))
 
     def run(resume_now: bool) -> dict:
         t0 = time.perf_counter()
@@ -459,6 +470,21 @@ def activitynet_videoqa(video_dir: str | Path, qa_dir: str | Path, out: str | Pa
 
     return run_or_reuse(out, settings, run, resume=resume, force=force, progress=progress,
                         what="VideoQA run")
+
+
+def compare_activitynet_sources(prepared: str | Path, runs: str | Path,
+                                sources: Mapping[str, str | Path], qa_dir=None,
+                                arch: str | None = None, profile: str | Profile = "teaching",
+                                glove=None, seed: int = 0, device: str | None = None,
+                                progress: bool = True) -> dict[str, Run]:
+    """:func:`activitynet_videoqa` with the features of each source (as
+    :func:`compare_feature_sources`) on a prepared ActivityNet-QA folder: the same
+    questions, protocol, budget and seed for every source; ``{name: metrics}``."""
+    cache = Path(runs) / "feature-cache"
+    return {name: activitynet_videoqa(prepared, qa_dir, checkpoint=checkpoint, arch=arch,
+                                      profile=profile, glove=glove, seed=seed, device=device,
+                                      cache_dir=cache, progress=progress, runs=runs)
+            for name, checkpoint in sources.items()}
 
 
 # ----------------------------------------------------------------------------- examples
