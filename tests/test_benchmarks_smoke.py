@@ -76,3 +76,12 @@ def test_train_step_benchmark(tmp_path, tiny_set):
     assert [r["layout"] for r in rows] == ["contiguous", "channels_last_3d"]
     assert all("error" not in r and r["clips_per_s"] > 0 for r in rows)
     assert data["data_vs_compute"]["ratio"] > 0
+
+
+def test_bn_per_position_benchmark(tmp_path, synth_smoke):
+    data = _run([BENCH / "bench_bn_per_position.py", "--quick", "--data", synth_smoke["main"]],
+                tmp_path / "bn.json", timeout=300)
+    rows = data["rows"]
+    assert [r["bn_per_position"] for r in rows] == [False, True]
+    assert all(0 <= r["test_order_acc"] <= 1 and r["epochs_run"] == 1 for r in rows)
+    assert data["config"]["profile"] == "smoke"
