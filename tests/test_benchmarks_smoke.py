@@ -92,3 +92,12 @@ def test_loader_cpu_benchmark(tmp_path, tiny_set):
     assert result["ratio_after_over_before"] > 0 and data["machine"]["cpus"] >= 1
     loader = result["through_loader"]
     assert loader["workers"] == 1 and loader["ms_per_tuple"]["after"]["total"] > 0
+
+
+def test_bn_per_position_benchmark(tmp_path, synth_smoke):
+    data = _run([BENCH / "bench_bn_per_position.py", "--quick", "--data", synth_smoke["main"]],
+                tmp_path / "bn.json", timeout=300)
+    rows = data["rows"]
+    assert [r["bn_per_position"] for r in rows] == [False, True]
+    assert all(0 <= r["test_order_acc"] <= 1 and r["epochs_run"] == 1 for r in rows)
+    assert data["config"]["profile"] == "smoke"

@@ -20,8 +20,12 @@ from vcop_lab.evaluate.features import (
     FEATURES_NAME,
     LAYERS,
     POOL_GRIDS,
+    cache_key,
+    cache_settings,
     extract_features,
     feature_layout,
+    pool_stage,
+    reference_pool,
 )
 from vcop_lab.models.backbones import STAGES, build_backbone
 from vcop_lab.profiles import SMOKE
@@ -177,7 +181,6 @@ def test_random_init_against_checkpoint(main_dir, test_records, tmp_path):
 
 
 def test_cache_key_covers_seed_and_data(main_dir, test_records, tmp_path):
-    from vcop_lab.evaluate.features import cache_key, cache_settings
     from vcop_lab.profiles import get_profile
 
     prof = get_profile("smoke")
@@ -240,3 +243,70 @@ def test_videos_outside_the_manifest_folder(main_dir, test_records, tmp_path):
     there = extract_features(main_dir, test_records[:2], "random", **kw)
     assert torch.equal(here.features, there.features)
     assert clip_thumbnail(here, 1).shape == (SMOKE.crop, SMOKE.crop, 3)
+
+
+# ----------------------------------------------------------------------------- reference pool
+
+
+def test_reference_pool_is_maxpool_122_with_floor_rounding():
+    act = torch.randn(2, 512, 2, 7, 7, generator=torch.Generator().manual_seed(0))
+    out = reference_pool(act)
+    assert out.shape == (2, 512, 2, 3, 3)  # 9216 values per clip
+    for i in range(3):  # windows [0,2), [2,4), [4,6) in each spatial axis
+        for j in range(3):
+            window = act[..., 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+            assert torch.equal(out[..., i, j], window.amax((-2, -1)))
+    assert torch.equal(out, torch.nn.MaxPool3d((1, 2, 2))(act))
+    # the last row and column never count
+    edge = act.clone()
+    edge[..., 6, :] = edge[..., :, 6] = 1e9
+    assert torch.equal(reference_pool(edge), out)
+    flat = pool_stage(act, POOL_GRIDS["r3d"]["conv5"], "reference")
+    assert flat.shape == (2, 9216) and torch.equal(flat, out.flatten(1))
+    # adaptive pooling to the same 2x3x3 grid uses other, overlapping windows that do
+    # cover the last row and column
+    adaptive = pool_stage(act, POOL_GRIDS["r3d"]["conv5"])
+    assert adaptive.shape == flat.shape and not torch.equal(adaptive, flat)
+    assert bool((pool_stage(edge, POOL_GRIDS["r3d"]["conv5"]) == 1e9).any())
+
+
+def test_reference_pool_layout_at_full_and_small_sizes():
+    for arch in POOL_GRIDS:
+        ref = feature_layout(arch, "paper", layers=STAGES)  # the paper profile's choice
+        ada = feature_layout(arch, "paper", layers=STAGES, pool="adaptive")
+        assert ref["conv5"]["pool"] == "reference" and ada["conv5"]["pool"] == "adaptive"
+        assert ref["conv5"]["dim"] == ada["conv5"]["dim"] == 9216
+        assert all(ref[s] == ada[s] for s in STAGES[:-1])  # only conv5 changes
+    small = feature_layout("r3d", "teaching", layers=["conv5"], pool="reference")["conv5"]
+    assert small["activation"] == [128, 1, 4, 4] and small["effective_grid"] == [1, 2, 2]
+    assert small["dim"] == 512
+
+
+def test_pool_choices_get_separate_cache_entries(main_dir, test_records, tmp_path):
+    records = test_records[:3]
+    kw = dict(profile="smoke", num_clips=2, cache_dir=tmp_path, num_workers=0, progress=False)
+    adaptive = extract_features(main_dir, records, "random", pool="adaptive", **kw)
+    reference = extract_features(main_dir, records, "random", pool="reference", **kw)
+    assert adaptive.meta["cache"] == reference.meta["cache"] == "miss"
+    assert adaptive.meta["cache_file"] != reference.meta["cache_file"]
+    assert (adaptive.meta["pool"], reference.meta["pool"]) == ("adaptive", "reference")
+    # smoke conv5 is 1x2x2: adaptive keeps the four cells, the reference pool their maximum
+    n, clips, dim = adaptive.features.shape
+    assert reference.dim * 4 == dim
+    torch.testing.assert_close(reference.features,
+                               adaptive.features.reshape(n, clips, -1, 4).amax(-1))
+    # the profile's choice is the default, and each entry is found again
+    ref_profile = SMOKE.with_overrides(retrieval_pool="reference")
+    again = extract_features(main_dir, records, "random", **{**kw, "profile": ref_profile})
+    assert again.meta["cache"] == "hit" and again.meta["cache_file"] == reference.meta["cache_file"]
+    assert extract_features(main_dir, records, "random", **kw).meta["cache"] == "hit"
+    # the other layers are pooled adaptively whatever the choice: one entry
+    conv4 = extract_features(main_dir, records, "random", layer="conv4", pool="adaptive", **kw)
+    assert extract_features(main_dir, records, "random", layer="conv4", pool="reference",
+                            **kw).meta["cache_file"] == conv4.meta["cache_file"]
+    ident = {"checkpoint_hash": "random", "seed": 0}
+    keys = {pool: cache_key(cache_settings(main_dir, records, ident, ARCH, SMOKE, "conv5", 2,
+                                           pool)) for pool in ("adaptive", "reference")}
+    assert keys["adaptive"] != keys["reference"]
+    with pytest.raises(SettingsError, match="adaptive, reference"):
+        extract_features(main_dir, records, "random", pool="average", **kw)

@@ -17,6 +17,8 @@ from vcop_lab.checkpoint import (
     checkpoint_hash,
     load_backbone_weights,
     load_checkpoint,
+    load_order_init,
+    order_model_from,
     save_checkpoint,
 )
 from vcop_lab.data.datasets import EvalClipDataset
@@ -24,7 +26,13 @@ from vcop_lab.data.manifest import VideoRecord, load_manifest, write_manifest
 from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import CheckpointError, SettingsError
 from vcop_lab.evaluate.action import action_report, clip_logits
-from vcop_lab.finetune import compare_inits, finetune, freeze_sweep, label_subset
+from vcop_lab.finetune import (
+    compare_inits,
+    finetune,
+    finetune_settings,
+    freeze_sweep,
+    label_subset,
+)
 from vcop_lab.models import STAGES, VCOPN, ActionClassifier, build_backbone
 from vcop_lab.profiles import SMOKE
 from vcop_lab.train import make_loader
@@ -125,6 +133,47 @@ def test_checkpoint_of_another_arch_or_width_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="does not fit") as err:
         load_backbone_weights(build_backbone("r3d", SMOKE.width), bare)
     assert str(bare) in str(err.value)
+
+
+def _r21d_checkpoint(path: Path, shortcut: str, record: bool = True) -> Path:
+    """An R(2+1)D order checkpoint with ``shortcut``; ``record=False`` writes the meta of a
+    checkpoint from before the shortcut was recorded."""
+    torch.manual_seed(1)
+    model = VCOPN(build_backbone("r21d", SMOKE.width, shortcut=shortcut), tl=3)
+    meta = {"kind": "order", "arch": "r21d", "width": SMOKE.width, "setting": SMOKE.setting,
+            "tl": 3}
+    if record:
+        meta["shortcut"] = shortcut
+    save_checkpoint({"model": model.state_dict(), "meta": meta, "epoch": 0}, path)
+    return path
+
+
+def test_checkpoint_of_another_r21d_shortcut_is_refused(tmp_path):
+    factorised = _r21d_checkpoint(tmp_path / "factorised.pt", "factorised")
+    with pytest.raises(CheckpointError, match="holds shortcut factorised, this run asks for "
+                                              "shortcut projection") as err:
+        load_backbone_weights(build_backbone("r21d", SMOKE.width), factorised)
+    assert str(factorised) in str(err.value) and "r21d_shortcut=factorised" in str(err.value)
+    with pytest.raises(CheckpointError, match="shortcut"):
+        load_order_init(VCOPN(build_backbone("r21d", SMOKE.width), 4), factorised)
+    backbone, meta = backbone_from(factorised, "r21d", SMOKE.width, shortcut="factorised")
+    assert meta["shortcut"] == backbone.shortcut == "factorised"
+    model, _ = order_model_from(factorised)  # built with the checkpoint's shortcut
+    assert model.backbone.shortcut == "factorised"
+    # a checkpoint that does not record it holds the projection, the only one before
+    old = _r21d_checkpoint(tmp_path / "old.pt", "projection", record=False)
+    with pytest.raises(CheckpointError, match="holds shortcut projection"):
+        backbone_from(old, "r21d", SMOKE.width, shortcut="factorised")
+    assert backbone_from(old, "r21d", SMOKE.width)[0].shortcut == "projection"
+
+
+def test_settings_record_the_shortcut_and_a_random_init(data):
+    factorised = SMOKE.with_overrides(r21d_shortcut="factorised", init="reference")
+    base = finetune_settings(data, "random", SMOKE, "r21d")
+    ref = finetune_settings(data, "random", factorised, "r21d")
+    assert (base["shortcut"], base["init_scheme"]) == ("projection", "kaiming")
+    assert (ref["shortcut"], ref["init_scheme"]) == ("factorised", "reference")
+    assert finetune_settings(data, "random", factorised, "r3d")["shortcut"] is None
 
 
 def test_load_backbone_copies_weights_and_random_loads_nothing(tmp_path):

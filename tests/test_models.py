@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -24,6 +25,11 @@ from vcop_lab.models.backbones import Conv2Plus1D, middle_width
 
 # Parameter counts the paper gives for the full-size backbones.
 TARGET_PARAMS = {"c3d": 27.7e6, "r3d": 14.4e6, "r21d": 14.4e6}
+# The reference code's R(2+1)D, factorised shortcuts included (spec section 8: "about
+# 14.365M parameters in all"), counted exactly.
+R21D_FACTORISED_PARAMS = 14_365_303
+# The three downsampling shortcuts (conv3, conv4, conv5) at full width: (Nin, Nout).
+SHORTCUT_WIDTHS = ((64, 128), (128, 256), (256, 512))
 
 
 def count(module: nn.Module) -> int:
@@ -232,3 +238,126 @@ def test_gradient_reaches_every_parameter(arch):
     nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 5])).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+# ----------------------------------------------------------------------------- reference code
+
+
+def test_factorised_shortcut_is_the_reference_codes():
+    block = build_backbone("r21d", shortcut="factorised").conv3
+    pair, bn = block.downsample.conv, block.downsample.bn
+    assert isinstance(pair, Conv2Plus1D) and isinstance(bn, nn.BatchNorm3d)
+    m = (64 * 128) // (64 + 128)  # the middle-width formula with t = d = 1
+    assert m == middle_width(64, 128, (1, 1, 1)) == 42
+    assert (pair.spatial.in_channels, pair.spatial.out_channels) == (64, m)
+    assert (pair.temporal.in_channels, pair.temporal.out_channels) == (m, 128)
+    assert pair.spatial.kernel_size == pair.temporal.kernel_size == (1, 1, 1)
+    assert pair.spatial.stride == (1, 2, 2) and pair.temporal.stride == (2, 1, 1)
+    assert pair.bn.num_features == m and isinstance(pair.relu, nn.ReLU)
+    assert bn.num_features == 128
+    # conv -> BN -> ReLU -> conv -> BN, with the output shape of the projection
+    x = torch.randn(2, 64, 8, 14, 14, generator=torch.Generator().manual_seed(0))
+    shortcut = block.downsample.eval()
+    with torch.no_grad():
+        out = shortcut(x)
+        torch.testing.assert_close(out, bn(pair.temporal(pair.relu(pair.bn(pair.spatial(x))))))
+        assert out.shape == build_backbone("r21d").conv3.downsample(x).shape == (2, 128, 4, 7, 7)
+
+
+def test_factorised_r21d_parameter_count():
+    projection = count(build_backbone("r21d"))
+    factorised = count(build_backbone("r21d", shortcut="factorised"))
+    assert factorised == R21D_FACTORISED_PARAMS
+    assert round(factorised / 1e6, 3) == 14.365  # spec section 8
+    # Only the three shortcuts differ: conv Nin*M + BN 2M + conv M*Nout against Nin*Nout
+    # (the final BN is common to both).
+    diff = sum(nin * m + 2 * m + m * nout - nin * nout for nin, nout in SHORTCUT_WIDTHS
+               for m in [middle_width(nin, nout, (1, 1, 1))])
+    assert factorised - projection == diff == -174
+    # C3D and R3D have no factorised variant: the option leaves them alone.
+    for arch in ("c3d", "r3d"):
+        assert count(build_backbone(arch, shortcut="factorised")) == count(build_backbone(arch))
+        assert build_backbone(arch, shortcut="factorised").shortcut is None
+    assert build_backbone("r21d", 0.25, shortcut="factorised").shortcut == "factorised"
+
+
+def test_unknown_shortcut_or_init_is_a_clear_error():
+    with pytest.raises(SettingsError, match="projection, factorised"):
+        build_backbone("r21d", 0.125, shortcut="bottleneck")
+    with pytest.raises(SettingsError, match="kaiming, reference"):
+        build_backbone("r3d", 0.125, init="xavier")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_reference_init_is_pytorch_04s_default(arch):
+    torch.manual_seed(0)
+    model = build_backbone(arch, 0.25, shortcut="factorised", init="reference")
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv3d)]
+    assert convs
+    for conv in convs:
+        bound = 1.0 / math.sqrt(conv.in_channels * math.prod(conv.kernel_size))
+        w = conv.weight.detach()
+        assert w.abs().max().item() <= bound
+        if w.numel() >= 2000:  # uniform over the whole interval: std = bound / sqrt(3)
+            assert w.abs().max().item() > 0.95 * bound
+            assert abs(w.std().item() - bound / math.sqrt(3)) < 0.1 * bound / math.sqrt(3)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm3d)]
+    weights = torch.cat([m.weight.detach() for m in bns])
+    assert bool(((weights >= 0) & (weights <= 1)).all()) and not bool((weights == 1).all())
+    assert abs(weights.mean().item() - 0.5) < 0.05
+    assert all(bool((m.bias == 0).all()) for m in bns)
+    # the default is unchanged, and the same seed draws the same reference weights
+    assert all(bool((m.weight == 1).all()) for m in build_backbone(arch, 0.25).modules()
+               if isinstance(m, nn.BatchNorm3d))
+    torch.manual_seed(0)
+    again = build_backbone(arch, 0.25, shortcut="factorised", init="reference")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                  again.state_dict().values()))
+
+
+def _trained_bn(model: VCOPN, tuples: torch.Tensor) -> VCOPN:
+    """``model`` after one training-mode pass, so that its running statistics are not the
+    initial ones."""
+    model.train()
+    with torch.no_grad():
+        model(tuples)
+    return model
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_bn_per_position_gives_identical_eval_outputs(arch):
+    torch.manual_seed(0)
+    tuples = (torch.randn(4, 3, 3, 4, 28, 28)
+              + torch.tensor([0.0, 1.0, 2.0]).view(1, 3, 1, 1, 1, 1))
+    single = _trained_bn(VCOPN(build_backbone(arch, 0.125), 3), tuples).eval()
+    per_position = VCOPN(build_backbone(arch, 0.125), 3, bn_per_position=True)
+    per_position.load_state_dict(single.state_dict())
+    per_position.eval()
+    with torch.no_grad():
+        out = per_position(tuples)
+        assert torch.equal(out, single(tuples))
+        loop = torch.stack([single.backbone(tuples[:, i]) for i in range(3)], dim=1)
+        torch.testing.assert_close(out, single.classify(loop), rtol=1e-4, atol=1e-5)
+
+
+def test_bn_per_position_normalises_each_position_in_training():
+    torch.manual_seed(0)
+    # clip positions with other statistics, so that per-position BatchNorm differs
+    tuples = (torch.randn(4, 3, 3, 4, 28, 28)
+              + torch.tensor([0.0, 1.0, 2.0]).view(1, 3, 1, 1, 1, 1))
+    model = VCOPN(build_backbone("r3d", 0.125), 3, dropout=0.0, bn_per_position=True)
+    reference = copy.deepcopy(model)  # the reference code's loop, written out
+    single = copy.deepcopy(model)
+    single.bn_per_position = False
+    for m in (model, reference, single):
+        m.train()
+    with torch.no_grad():
+        logits = model(tuples)
+        feats = torch.stack([reference.backbone(tuples[:, i]) for i in range(3)], dim=1)
+        torch.testing.assert_close(logits, reference.classify(feats), rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(logits, single(tuples), rtol=1e-3, atol=1e-4)
+    # the running statistics were updated once per position, as by the loop
+    for (key, a), b in zip(model.state_dict().items(), reference.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=key)
+    assert model.backbone.conv1.bn.num_batches_tracked.item() == 3
+    assert single.backbone.conv1.bn.num_batches_tracked.item() == 1

@@ -8,7 +8,9 @@ import torch
 from vcop_lab.checkpoint import load_checkpoint, load_order_init
 from vcop_lab.cli import main
 from vcop_lab.errors import CheckpointError
-from vcop_lab.pretrain import build_order_model, pretrain
+from vcop_lab.pretrain import build_order_model, pretrain, pretrain_settings
+from vcop_lab.profiles import SMOKE
+from vcop_lab.runs import read_settings
 
 
 def _run(data, out, **kw):
@@ -72,6 +74,31 @@ def test_init_of_another_architecture_is_refused(smoke_run):
     _, out = smoke_run
     with pytest.raises(CheckpointError, match="r3d"):
         load_order_init(build_order_model("c3d", 0.125, tl=3), out / "best.pt")
+
+
+def test_reference_code_options_reach_the_run(synth_smoke, tmp_path):
+    prof = SMOKE.with_overrides(r21d_shortcut="factorised", bn_per_position=True,
+                                init="reference")
+    out = tmp_path / "r21d"
+    metrics = pretrain(synth_smoke["main"], out, profile=prof, arch="r21d", epochs=1,
+                       progress=False, num_workers=0)
+    settings = read_settings(out)
+    assert settings["shortcut"] == "factorised"
+    assert settings["profile"]["bn_per_position"] is True
+    assert settings["profile"]["init"] == "reference"
+    meta = load_checkpoint(out / "best.pt")["meta"]
+    assert meta["shortcut"] == metrics["shortcut"] == "factorised"
+    assert meta["bn_per_position"] is True and meta["init_scheme"] == "reference"
+    # the task curriculum must start from a model with the same shortcut
+    with pytest.raises(CheckpointError, match="shortcut"):
+        load_order_init(build_order_model("r21d", 0.125, tl=4), out / "best.pt")
+    load_order_init(build_order_model("r21d", 0.125, tl=4, shortcut="factorised"),
+                    out / "best.pt")
+    # the defaults are other settings (another run folder); C3D and R3D have no shortcut
+    default = pretrain_settings(synth_smoke["main"], SMOKE, "r21d")
+    assert default["shortcut"] == "projection" and default != settings
+    assert default["profile"]["bn_per_position"] is False
+    assert pretrain_settings(synth_smoke["main"], prof, "r3d")["shortcut"] is None
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):

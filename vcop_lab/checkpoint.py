@@ -6,8 +6,9 @@
 - :func:`checkpoint_hash` is the content hash that identifies a checkpoint: caches and run
   settings key on it, so a retrained checkpoint never reuses old results.
 - :data:`RANDOM` names a random initialisation wherever a checkpoint is asked for.
-- :func:`check_compatible` is the one compatibility rule (architecture, width, tuple length,
-  input size), with one error naming the file, what it holds and what was asked.
+- :func:`check_compatible` is the one compatibility rule (architecture, width, R(2+1)D
+  shortcut, tuple length, input size), with one error naming the file, what it holds and
+  what was asked.
 - :func:`backbone_from` builds a backbone from a checkpoint or at random (seeded), and
   :func:`load_order_init` warm-starts an order model (the task curriculum).
 """
@@ -107,15 +108,18 @@ def checkpoint_identity(checkpoint) -> dict:
 
 
 def held_settings(meta: dict) -> dict:
-    """What a checkpoint's ``meta`` says about the network: kind, arch, width, tl, clip
-    length and crop (None where it does not say)."""
+    """What a checkpoint's ``meta`` says about the network: kind, arch, width, R(2+1)D
+    shortcut, tl, clip length and crop (None where it does not say)."""
     cl = meta.get("cl")
     tl = meta.get("tl")
     if meta.get("setting"):
         s = parse_setting(meta["setting"])
         cl, tl = cl or s.cl, tl or s.tl
-    return {"kind": meta.get("kind"), "arch": meta.get("arch"), "width": meta.get("width"),
-            "tl": tl, "cl": cl, "crop": meta.get("crop")}
+    arch, shortcut = meta.get("arch"), meta.get("shortcut")
+    if shortcut is None and arch == "r21d":
+        shortcut = "projection"  # the only R(2+1)D shortcut before it was recorded
+    return {"kind": meta.get("kind"), "arch": arch, "width": meta.get("width"),
+            "shortcut": shortcut, "tl": tl, "cl": cl, "crop": meta.get("crop")}
 
 
 def _describe(values: dict) -> str:
@@ -123,9 +127,10 @@ def _describe(values: dict) -> str:
 
 
 def check_compatible(path: str | Path, meta: dict, **asked) -> None:
-    """The one compatibility rule: every asked value (``kind``, ``arch``, ``width``, ``tl``,
-    ``cl``, ``crop``) that is not None must equal what the checkpoint records. What a
-    checkpoint does not record is left to the shapes of its weights when they are loaded.
+    """The one compatibility rule: every asked value (``kind``, ``arch``, ``width``,
+    ``shortcut``, ``tl``, ``cl``, ``crop``) that is not None must equal what the checkpoint
+    records. What a checkpoint does not record is left to the shapes of its weights when
+    they are loaded.
 
     Raises :class:`CheckpointError` naming the file, what it holds and what was asked.
     """
@@ -140,6 +145,8 @@ def check_compatible(path: str | Path, meta: dict, **asked) -> None:
         fix = []
         if "arch" in differ:
             fix.append(f"--arch {held['arch']}")
+        if "shortcut" in differ:
+            fix.append(f"a profile with r21d_shortcut={held['shortcut']}")
         if "width" in differ or "crop" in differ or "cl" in differ:
             fix.append("the profile it was trained with")
         raise CheckpointError(
@@ -169,13 +176,14 @@ def _load_weights(module: nn.Module, state: dict, path: Path, strict: bool = Tru
 
 def load_backbone_weights(backbone: Backbone, checkpoint: str | Path, **asked) -> dict:
     """Load the ``backbone.*`` weights of an order or fine-tune checkpoint into ``backbone``
-    after :func:`check_compatible` (arch and width of ``backbone``, plus ``asked``); returns
-    the checkpoint's ``meta``."""
+    after :func:`check_compatible` (arch, width and shortcut of ``backbone``, plus
+    ``asked``); returns the checkpoint's ``meta``."""
     path = Path(checkpoint)
     ckpt = load_checkpoint(path)
     meta = ckpt.get("meta") or {}
     check_compatible(path, meta, arch=getattr(backbone, "arch_name", None),
-                     width=getattr(backbone, "width", None), **asked)
+                     width=getattr(backbone, "width", None),
+                     shortcut=getattr(backbone, "shortcut", None), **asked)
     state = {k[len("backbone."):]: v for k, v in ckpt["model"].items()
              if k.startswith("backbone.")}
     if not state:
@@ -185,17 +193,20 @@ def load_backbone_weights(backbone: Backbone, checkpoint: str | Path, **asked) -
     return meta
 
 
-def backbone_from(checkpoint, arch: str, width: float, seed: int = 0, **asked
+def backbone_from(checkpoint, arch: str, width: float, seed: int = 0, *,
+                  shortcut: str = "projection", init: str = "kaiming", **asked
                   ) -> tuple[Backbone, dict | None]:
     """A backbone with the weights of ``checkpoint``, or a random one drawn with ``seed``
     (``"random"``), and the checkpoint's ``meta`` (None when random).
 
-    The caller's random state is left untouched. ``asked`` goes to :func:`check_compatible`
-    (e.g. ``cl=8, crop=56``).
+    ``shortcut`` and ``init`` go to :func:`~vcop_lab.models.build_backbone` (a profile's
+    :meth:`~vcop_lab.profiles.Profile.backbone_options`); a checkpoint must hold the same
+    shortcut. The caller's random state is left untouched. ``asked`` goes to
+    :func:`check_compatible` (e.g. ``cl=8, crop=56``).
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        backbone = build_backbone(arch, width)
+        backbone = build_backbone(arch, width, shortcut=shortcut, init=init)
     if is_random(checkpoint):
         return backbone, None
     return backbone, load_backbone_weights(backbone, checkpoint, **asked)
@@ -211,7 +222,9 @@ def order_model_from(path: str | Path) -> tuple[VCOPN, dict]:
         raise CheckpointError(f"is not an order-prediction checkpoint (it holds "
                               f"{_describe(held) or 'no settings'})", path,
                               "use the best.pt or last.pt of a `vcop-lab pretrain` run")
-    model = VCOPN(build_backbone(held["arch"], held["width"]), held["tl"])
+    backbone = build_backbone(held["arch"], held["width"],
+                              shortcut=held["shortcut"] or "projection")
+    model = VCOPN(backbone, held["tl"])
     _load_weights(model, ckpt["model"], path)
     return model, meta
 
@@ -222,13 +235,14 @@ def load_order_init(model, path: str | Path) -> dict:
 
     The backbone and the pair layer carry over; the final layer is kept only when its tl
     matches and is otherwise freshly initialised. Another architecture, width or clip size
-    is an error. Returns the checkpoint's ``meta``.
+    is an error, and so is another R(2+1)D shortcut. Returns the checkpoint's ``meta``.
     """
     path = Path(path)
     ckpt = load_checkpoint(path)
     meta = ckpt.get("meta") or {}
     check_compatible(path, meta, kind="order", arch=model.backbone.arch_name,
-                     width=model.backbone.width)
+                     width=model.backbone.width,
+                     shortcut=getattr(model.backbone, "shortcut", None))
     keep_head = held_settings(meta)["tl"] == model.tl
     state = {k: v for k, v in ckpt["model"].items()
              if keep_head or not k.startswith("classifier.")}

@@ -18,6 +18,7 @@ from vcop_lab.profiles import PROFILES
 
 STAGE_CHOICES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 ARCH_CHOICES = ("c3d", "r3d", "r21d")
+POOL_CHOICES = ("adaptive", "reference")
 PROFILE_CHOICES = tuple(PROFILES)
 DATASETS = ("ucf101", "hmdb51", "activitynet-qa")
 
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_arg(p)
     p.add_argument("--layer", default="conv5", choices=STAGE_CHOICES)
     p.add_argument("--level", default="clip", choices=("clip", "video"))
+    p.add_argument("--pool", choices=POOL_CHOICES, help="conv5 pooling: adaptive, or the "
+                   "reference code's MaxPool3d((1,2,2)) (default: the profile's)")
     p.add_argument("--device")
     p.add_argument("--seed", type=int, default=0, help="seed of a random initialisation")
     p.add_argument("--cache", type=Path, help="feature cache folder")
@@ -264,7 +267,8 @@ def _retrieve(args) -> int:
     check_writable(args.out)  # before the features are computed, not after
     result = retrieve(args.data, checkpoint=args.checkpoint, arch=args.arch,
                       profile=args.profile, layer=args.layer, level=args.level,
-                      query_data=args.query_data, device=args.device, seed=args.seed,
+                      query_data=args.query_data, pool=args.pool, device=args.device,
+                      seed=args.seed,
                       cache_dir=args.cache if args.cache is not None else default_cache_dir(),
                       strict=args.strict)
     write_json_atomic(args.out, result)

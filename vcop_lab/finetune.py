@@ -54,6 +54,7 @@ from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import SettingsError
 from vcop_lab.evaluate.action import action_report, clip_logits, evaluate_action
 from vcop_lab.models import STAGES, ActionClassifier, freeze_through
+from vcop_lab.models.backbones import shortcut_of
 from vcop_lab.profiles import get_profile
 from vcop_lab.runs import Run, output_dir, run_or_reuse
 from vcop_lab.runtime import seed_everything
@@ -110,10 +111,13 @@ def finetune_settings(data: str | Path, checkpoint=RANDOM, profile="teaching",
     prof = get_profile(profile)
     values = prof.to_dict()
     ident = checkpoint_identity(checkpoint)
+    arch = arch or prof.arch
     return {
         "dataset": Path(data).name, "kind": "action", "format": FINETUNE_FORMAT,
-        "arch": arch or prof.arch,
+        "arch": arch, "shortcut": shortcut_of(arch, prof.r21d_shortcut),
         "init": RANDOM if is_random(checkpoint) else ident["checkpoint_hash"],
+        # how a random backbone is drawn (a checkpoint's weights replace it)
+        "init_scheme": prof.init if is_random(checkpoint) else None,
         "freeze": freeze, "label_fraction": float(label_fraction), "seed": int(seed),
         "cl": parse_setting(prof.setting).cl,
         "epochs": int(epochs if epochs is not None else prof.ft_epochs),
@@ -184,13 +188,14 @@ def _train(data, out: Path, settings: dict, checkpoint, profile, resume: bool, d
                             data, "check the manifest's train and test splits")
     test_set = EvalClipDataset(test_rec, num_clips=prof.eval_clips, **common)
 
-    backbone, init_meta = backbone_from(checkpoint, arch, prof.width, seed, cl=cl,
-                                        crop=prof.crop)
+    backbone, init_meta = backbone_from(checkpoint, arch, prof.width, seed,
+                                        **prof.backbone_options(), cl=cl, crop=prof.crop)
     seed_everything(seed)  # the new layer starts the same every run
     model = ActionClassifier(backbone, len(names))
     frozen = freeze_through(model.backbone, freeze)
     ident = checkpoint_identity(checkpoint)
-    meta = {"kind": "action", "arch": arch, "width": prof.width, "classes": names,
+    meta = {"kind": "action", "arch": arch, "width": prof.width, "shortcut": backbone.shortcut,
+            "init_scheme": settings["init_scheme"], "classes": names,
             "num_classes": len(names), "cl": cl, "crop": prof.crop, "resize": list(prof.resize),
             "init": RANDOM if init_meta is None else init_meta.get("kind", "order"),
             **ident, "freeze": freeze, "frozen_stages": frozen,

@@ -41,6 +41,7 @@ from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import SettingsError
 from vcop_lab.evaluate.order import evaluate_order, order_report, order_scores
 from vcop_lab.models import VCOPN, build_backbone
+from vcop_lab.models.backbones import shortcut_of
 from vcop_lab.profiles import get_profile
 from vcop_lab.runs import Run, output_dir, run_or_reuse
 from vcop_lab.runtime import seed_everything
@@ -48,14 +49,30 @@ from vcop_lab.train import FitConfig, close_loader, eval_loader, fit
 
 # Bump when what a pretraining run computes changes, so that older finished runs are redone.
 PRETRAIN_FORMAT = 1
-# The profile values a pretraining run's result depends on (the run's settings record them).
+# The profile values a pretraining run's result depends on (the run's settings record them;
+# R(2+1)D's shortcut is recorded as the network's, see pretrain_settings).
 PROFILE_KEYS = ("width", "resize", "crop", "crop_per", "batch_size", "optimizer", "lr",
-                "momentum", "weight_decay", "n_val")
+                "momentum", "weight_decay", "n_val", "init", "bn_per_position")
 
 
-def build_order_model(arch: str, width: float, tl: int, dropout: float = 0.5) -> VCOPN:
-    """A backbone with the order-prediction head for tuples of ``tl`` clips."""
-    return VCOPN(build_backbone(arch, width), tl, dropout)
+def build_order_model(arch: str, width: float, tl: int, dropout: float = 0.5, *,
+                      shortcut: str = "projection", init: str = "kaiming",
+                      bn_per_position: bool = False) -> VCOPN:
+    """A backbone with the order-prediction head for tuples of ``tl`` clips.
+
+    ``shortcut`` and ``init`` go to :func:`~vcop_lab.models.build_backbone`;
+    ``bn_per_position`` to :class:`~vcop_lab.models.VCOPN`.
+    """
+    backbone = build_backbone(arch, width, shortcut=shortcut, init=init)
+    return VCOPN(backbone, tl, dropout, bn_per_position=bn_per_position)
+
+
+def profile_order_model(prof, arch: str, tl: int) -> VCOPN:
+    """The order model of ``arch`` for tuples of ``tl`` clips built as profile ``prof`` says
+    (width, shortcut, initialisation, BatchNorm per clip position)."""
+    prof = get_profile(prof)
+    return build_order_model(arch, prof.width, tl, **prof.backbone_options(),
+                             bn_per_position=prof.bn_per_position)
 
 
 def order_step(model, batch, device, channels_last=False):
@@ -76,9 +93,10 @@ def pretrain_settings(data: str | Path, profile="teaching", arch: str | None = N
     compares (and :func:`~vcop_lab.runs.run_dir` names the folder by)."""
     prof = get_profile(profile)
     values = prof.to_dict()
+    arch = arch or prof.arch
     return {
         "dataset": Path(data).name, "kind": "order", "format": PRETRAIN_FORMAT,
-        "arch": arch or prof.arch,
+        "arch": arch, "shortcut": shortcut_of(arch, prof.r21d_shortcut),
         "setting": str(parse_setting(setting or prof.setting)), "seed": int(seed),
         "init": checkpoint_hash(init) if init else None,
         "epochs": int(epochs if epochs is not None else prof.epochs),
@@ -147,11 +165,13 @@ def _train(data, out: Path, settings: dict, profile, init, resume: bool, device,
         raise SettingsError(f"no training or test video is long enough for {s} "
                             f"({s.span} frames)", data, "choose a shorter cl-it-tl")
     seed_everything(seed)  # the initial weights depend on the seed too
-    model = build_order_model(arch, prof.width, s.tl)
+    model = profile_order_model(prof, arch, s.tl)
     init_meta = load_order_init(model, init) if init else None
-    meta = {"kind": "order", "arch": arch, "width": prof.width, "setting": str(s), "tl": s.tl,
+    meta = {"kind": "order", "arch": arch, "width": prof.width,
+            "shortcut": model.backbone.shortcut, "setting": str(s), "tl": s.tl,
             "profile": prof.name, "seed": seed, "data": str(data), "init": str(init) if init
-            else None, "crop": prof.crop, "resize": list(prof.resize)}
+            else None, "init_scheme": prof.init, "bn_per_position": prof.bn_per_position,
+            "crop": prof.crop, "resize": list(prof.resize)}
     cfg = FitConfig(out_dir=out, epochs=settings["epochs"], batch_size=prof.batch_size,
                     optimizer=prof.optimizer, lr=prof.lr, momentum=prof.momentum,
                     weight_decay=prof.weight_decay,

@@ -17,6 +17,11 @@ from dataclasses import asdict, dataclass, replace
 
 from vcop_lab.errors import SettingsError
 
+# The values the reference-code fields may take.
+_CHOICES = {"retrieval_pool": ("adaptive", "reference"),
+            "r21d_shortcut": ("projection", "factorised"),
+            "bn_per_position": (False, True), "init": ("kaiming", "reference")}
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -63,8 +68,20 @@ class Profile:
     bn_per_position: bool = False      # backbone called once per clip position in training
     init: str = "kaiming"              # "reference": PyTorch 0.4's default initialisation
 
+    def __post_init__(self):
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise SettingsError(f"profile {self.name!r}: unknown {name} "
+                                    f"{getattr(self, name)!r}",
+                                    fix=f"choose one of {', '.join(map(str, choices))}")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def backbone_options(self) -> dict:
+        """How backbones are built at this profile: ``{"shortcut", "init"}``, the keyword
+        arguments of :func:`~vcop_lab.models.build_backbone`."""
+        return {"shortcut": self.r21d_shortcut, "init": self.init}
 
     @property
     def curriculum_epochs(self) -> int:

@@ -16,8 +16,10 @@ the activation: each of its sizes is capped at the activation's size (adaptive p
 otherwise repeat values), so at reduced width and clip size the features are simply smaller.
 Adaptive pooling of conv5's 7x7 to 3x3 uses windows [0,3), [2,5), [4,7) that cover every
 position; the reference code's fixed (1,2,2) max-pool gives the same 3x3 grid but drops the
-last row and column. :func:`feature_layout` reports the exact grid and size for a profile;
-for R3D and R(2+1)D they are:
+last row and column. ``pool="reference"`` (the paper profile's ``retrieval_pool``) pools
+conv5 that way instead (:func:`reference_pool`; the other layers stay adaptive: the
+reference script pools only conv5). :func:`feature_layout` reports the exact grid and size
+for a profile; with adaptive pooling, for R3D and R(2+1)D they are:
 
 ======  ===================  ======================  =====================
 stage   full (w=1, 16x112)   teaching (w=.25, 8x56)  smoke (w=.125, 4x28)
@@ -32,16 +34,18 @@ global  512                  128                     64
 
 and for C3D (channels 64, 128, 256, 512, 512; grids conv1 (4,6,6), conv2 (2,6,6), conv3
 (4,3,3), conv4 and conv5 (2,3,3)): 9216 values per stage at full size; at the teaching size
-2304, 2304, 2304, 2304 and 1152 (conv5 128x1x3x3).
+2304, 2304, 2304, 2304 and 1152 (conv5 128x1x3x3). The reference pool gives the same
+512x2x3x3 = 9216 at full size, and 128x1x2x2 = 512 from the teaching size's 1x4x4 conv5.
 
 Cache. With ``cache_dir`` every layer's features are an entry of the run contract
 (:mod:`vcop_lab.runs`): a folder ``cache_dir/features/<name>-<digest>`` holding
 ``features.npy`` (float32, ``(videos, num_clips, dim)``), ``run.json`` (the settings) and
 ``metrics.json`` (labels, paths, shape). The settings hold *everything* the features depend
-on: the checkpoint's content hash (or ``random`` and the seed),
-architecture, width, layer, pooling grid, clips per video, clip length, resize, crop, the data
-folder, the manifest's content hash, and every record (split, label, frame count) with its
-video file's size and modification time. A changed checkpoint, setting or video therefore
+on: the checkpoint's content hash (or ``random``, the seed and the initialisation),
+architecture, R(2+1)D shortcut, width, layer, pooling (adaptive or reference) and grid,
+clips per video, clip length, resize, crop, the data folder, the manifest's content hash,
+and every record (split, label, frame count) with its video file's size and modification
+time. A changed checkpoint, setting or video therefore
 never reuses old features. Every file is written to a temporary name and renamed, and
 ``metrics.json`` comes last, so a crash never leaves an entry that looks finished; an entry
 that cannot be read is computed again. Features are float32 on disk (float16
@@ -84,7 +88,7 @@ from vcop_lab.data.sampling import parse_setting
 from vcop_lab.errors import SettingsError, VideoError
 from vcop_lab.evaluate.inference import for_each_batch
 from vcop_lab.evaluate.search import video_level
-from vcop_lab.models.backbones import ARCHS, STAGES, build_backbone
+from vcop_lab.models.backbones import ARCHS, STAGES, build_backbone, shortcut_of
 from vcop_lab.profiles import Profile, get_profile
 from vcop_lab.runtime import pick_device
 from vcop_lab.train import close_loader, eval_loader
@@ -95,6 +99,8 @@ FEATURES_NAME = "features.npy"
 GLOBAL = "global"
 LAYERS = STAGES + (GLOBAL,)
 TARGET_VALUES = 9216  # 512 x 2 x 3 x 3, the paper's conv5 feature
+POOLS = ("adaptive", "reference")  # how conv5 is pooled (see reference_pool)
+REFERENCE_POOLED = ("conv5",)      # the layers the reference pool applies to
 
 _RESNET_GRIDS = {"conv1": (4, 6, 6), "conv2": (4, 6, 6), "conv3": (2, 6, 6),
                  "conv4": (4, 3, 3), "conv5": (2, 3, 3)}
@@ -185,8 +191,55 @@ def effective_grid(grid: tuple[int, int, int], activation_shape: Sequence[int]
     return (min(grid[0], t), min(grid[1], h), min(grid[2], w))
 
 
-def pool_stage(activation: Tensor, grid: tuple[int, int, int]) -> Tensor:
-    """Max-pool a (N, C, T, H, W) activation adaptively to ``grid`` (capped) and flatten."""
+def _check_pool(pool: str) -> str:
+    if pool not in POOLS:
+        raise SettingsError(f"unknown retrieval pooling {pool!r}",
+                            fix=f"choose one of {', '.join(POOLS)}")
+    return pool
+
+
+def layer_pool(layer: str, pool: str = "adaptive") -> str | None:
+    """How ``layer`` is pooled when the extraction asks for ``pool``: ``reference`` applies
+    to conv5 only, every other stage is pooled adaptively, ``global`` not at all (None)."""
+    _check_pool(pool)
+    if layer == GLOBAL:
+        return None
+    return pool if layer in REFERENCE_POOLED else "adaptive"
+
+
+def _reference_kernel(activation_shape: Sequence[int]) -> tuple[int, int, int]:
+    # (1, 2, 2), narrowed where a side is 1 (a window of 2 would leave nothing there).
+    h, w = activation_shape[-2:]
+    return (1, min(2, h), min(2, w))
+
+
+def reference_pool(activation: Tensor) -> Tensor:
+    """The reference code's conv5 pooling: ``MaxPool3d((1, 2, 2))`` with floor rounding.
+
+    Windows [0,2), [2,4), [4,6) ... in each spatial axis, so an odd last row and column are
+    dropped: 512x2x7x7 -> 512x2x3x3 at 16x112x112. Time is kept. Returns (N, C, T, H', W').
+    """
+    kernel = _reference_kernel(activation.shape)
+    return F.max_pool3d(activation, kernel, kernel)
+
+
+def pooled_grid(grid: tuple[int, int, int], activation_shape: Sequence[int],
+                pool: str = "adaptive") -> tuple[int, int, int]:
+    """The (t, h, w) grid a stage of ``activation_shape`` is pooled to: ``grid`` capped at
+    the activation (adaptive), or what :func:`reference_pool` leaves (reference)."""
+    if _check_pool(pool) == "adaptive":
+        return effective_grid(grid, activation_shape)
+    t, h, w = activation_shape[-3:]
+    _, kh, kw = _reference_kernel(activation_shape)
+    return (t, h // kh, w // kw)
+
+
+def pool_stage(activation: Tensor, grid: tuple[int, int, int],
+               pool: str = "adaptive") -> Tensor:
+    """Max-pool a (N, C, T, H, W) activation and flatten it: adaptively to ``grid`` (capped),
+    or with ``pool="reference"`` by :func:`reference_pool` (``grid`` unused)."""
+    if _check_pool(pool) == "reference":
+        return reference_pool(activation).flatten(1)
     out = F.adaptive_max_pool3d(activation, effective_grid(grid, activation.shape))
     return out.flatten(1)
 
@@ -194,20 +247,23 @@ def pool_stage(activation: Tensor, grid: tuple[int, int, int]) -> Tensor:
 @torch.no_grad()
 def pooled_features(backbone: nn.Module, clips: Tensor, layers: Sequence[str],
                     grids: dict[str, tuple[int, int, int] | None],
-                    shapes: dict[str, list[int]] | None = None) -> dict[str, Tensor]:
+                    shapes: dict[str, list[int]] | None = None,
+                    pools: dict[str, str | None] | None = None) -> dict[str, Tensor]:
     """Pooled features ``{layer: (N, D)}`` of clips (N, 3, T, H, W).
 
     Runs the backbone's own forward with ``return_stages=True`` up to the deepest wanted
-    stage, so that early layers cost no deep computation, and pools each wanted stage.
-    ``global`` is the backbone's own output (the mean of conv5 over time and space).
-    ``shapes``, when given, receives each pooled stage's activation shape (C, T, H, W).
+    stage, so that early layers cost no deep computation, and pools each wanted stage
+    (adaptively, or as ``pools`` says: see :func:`layer_pool`). ``global`` is the
+    backbone's own output (the mean of conv5 over time and space). ``shapes``, when given,
+    receives each pooled stage's activation shape (C, T, H, W).
     """
     deepest = STAGES[max(STAGES.index("conv5" if lay == GLOBAL else lay) for lay in layers)]
     feature, stages = backbone(clips, return_stages=True, until=deepest)
     out: dict[str, Tensor] = {}
     for name in STAGES:
         if name in layers:
-            out[name] = pool_stage(stages[name], grids[name])
+            out[name] = pool_stage(stages[name], grids[name],
+                                   (pools or {}).get(name) or "adaptive")
             if shapes is not None:
                 shapes[name] = [int(s) for s in stages[name].shape[1:]]
     if GLOBAL in layers:
@@ -216,35 +272,44 @@ def pooled_features(backbone: nn.Module, clips: Tensor, layers: Sequence[str],
 
 
 def feature_layout(arch: str | None = None, profile: str | Profile = "teaching",
-                   layers: Sequence[str] = LAYERS) -> dict[str, dict]:
-    """For each layer: activation shape, requested and effective grid, and feature size.
+                   layers: Sequence[str] = LAYERS, pool: str | None = None) -> dict[str, dict]:
+    """For each layer: activation shape, pooling, requested and effective grid, and size.
 
     Computed with one clip of the profile's size (clip length, crop) and width on PyTorch's
     "meta" device (shapes only, no arithmetic), e.g.
-    ``feature_layout("r3d", "paper")["conv5"]["dim"] == 9216``.
+    ``feature_layout("r3d", "paper")["conv5"]["dim"] == 9216``. ``pool`` defaults to the
+    profile's ``retrieval_pool``; a reference-pooled layer has no requested grid (None).
     """
     prof = get_profile(profile)
     arch = arch or prof.arch
+    pool = _check_pool(pool or prof.retrieval_pool)
     for layer in layers:
         _check_arch_layer(arch, layer)
     cl = parse_setting(prof.setting).cl
     with torch.device("meta"):
-        backbone = build_backbone(arch, prof.width).eval()
+        backbone = build_backbone(arch, prof.width, **prof.backbone_options()).eval()
         with torch.no_grad():
             feature, stages = backbone(torch.zeros(1, 3, cl, prof.crop, prof.crop),
                                        return_stages=True)
     layout = {}
     for layer in layers:
         if layer == GLOBAL:
-            layout[layer] = {"activation": [int(feature.shape[1])], "grid": None,
-                             "effective_grid": None, "dim": int(feature.shape[1])}
+            layout[layer] = {"activation": [int(feature.shape[1])], "pool": None,
+                             "grid": None, "effective_grid": None,
+                             "dim": int(feature.shape[1])}
             continue
         shape = [int(s) for s in stages[layer].shape[1:]]
-        grid = POOL_GRIDS[arch][layer]
-        eff = effective_grid(grid, shape)
-        layout[layer] = {"activation": shape, "grid": list(grid), "effective_grid": list(eff),
-                         "dim": shape[0] * eff[0] * eff[1] * eff[2]}
+        how = layer_pool(layer, pool)
+        grid = _requested_grid(arch, layer, how)
+        eff = pooled_grid(POOL_GRIDS[arch][layer], shape, how)
+        layout[layer] = {"activation": shape, "pool": how, "grid": grid,
+                         "effective_grid": list(eff), "dim": shape[0] * eff[0] * eff[1] * eff[2]}
     return layout
+
+
+def _requested_grid(arch: str, layer: str, how: str | None) -> list[int] | None:
+    """The adaptive grid asked of ``layer``; None for ``global`` and reference pooling."""
+    return list(POOL_GRIDS[arch][layer]) if how == "adaptive" else None
 
 
 def _check_arch_layer(arch: str, layer: str) -> None:
@@ -282,16 +347,25 @@ def _identity(checkpoint, seed: int) -> dict:
 
 
 def cache_settings(data_dir: Path, records: Sequence[VideoRecord], identity: dict, arch: str,
-                   prof: Profile, layer: str, num_clips: int) -> dict:
-    """Everything a layer's features depend on: the settings of its cache entry."""
+                   prof: Profile, layer: str, num_clips: int, pool: str | None = None) -> dict:
+    """Everything a layer's features depend on: the settings of its cache entry.
+
+    ``pool`` (default: the profile's ``retrieval_pool``) is recorded as :func:`layer_pool`
+    says, so conv5 pooled adaptively and the reference's way never share an entry.
+    """
     manifest = data_dir / MANIFEST_NAME
     video_root = data_root(data_dir)
+    how = layer_pool(layer, pool or prof.retrieval_pool)
+    random_init = identity["checkpoint_hash"] == RANDOM
     return {
-        "kind": "features", "version": FEATURE_VERSION, "arch": arch, "width": prof.width,
-        "layer": layer, "grid": None if layer == GLOBAL else list(POOL_GRIDS[arch][layer]),
+        "kind": "features", "version": FEATURE_VERSION, "arch": arch,
+        "shortcut": shortcut_of(arch, prof.r21d_shortcut), "width": prof.width,
+        "layer": layer, "pool": how, "grid": _requested_grid(arch, layer, how),
         "num_clips": int(num_clips), "cl": parse_setting(prof.setting).cl,
         "resize": list(prof.resize), "crop": prof.crop,
         "checkpoint_hash": identity["checkpoint_hash"], "seed": identity.get("seed"),
+        # how a random backbone is drawn (a checkpoint's weights replace it)
+        "init_scheme": prof.init if random_init else None,
         "data_dir": str(data_dir.resolve()), "video_root": str(video_root.resolve()),
         "manifest_hash": checkpoint_hash(manifest) if manifest.is_file() else None,
         "splits": sorted({r.split for r in records}),
@@ -358,6 +432,7 @@ def extract_features(
     *,
     layers: Sequence[str] | None = None,
     num_clips: int | None = None,
+    pool: str | None = None,
     cache_dir: str | Path | None = None,
     device: str | torch.device | None = None,
     batch_size: int | None = None,
@@ -382,6 +457,9 @@ def extract_features(
         layers: several layers extracted in one pass over the videos (decoding dominates at
             small sizes); then a ``{layer: FeatureSet}`` dict is returned.
         num_clips: clips per video (default: the profile's ``eval_clips``).
+        pool: how conv5 is pooled, ``adaptive`` (to the grid of :data:`POOL_GRIDS`) or
+            ``reference`` (:func:`reference_pool`); default: the profile's
+            ``retrieval_pool``. Part of the cache key.
         cache_dir: folder of the feature cache; None computes without caching.
         device: where the backbone runs (default: CUDA, then MPS, then CPU).
         batch_size: videos per batch (default: the profile's ``ft_batch_size``).
@@ -392,11 +470,13 @@ def extract_features(
             (:mod:`vcop_lab.data.check`; the meta's ``videos_left_out`` counts them).
 
     Raises:
-        CheckpointError: a missing checkpoint or one of another architecture or width.
+        CheckpointError: a missing checkpoint or one of another architecture, width or
+            R(2+1)D shortcut.
         SettingsError, VideoError, ManifestError: bad settings, videos or manifest.
     """
     prof = get_profile(profile)
     arch = arch or prof.arch
+    pool = _check_pool(pool or prof.retrieval_pool)
     wanted = list(dict.fromkeys(layers if layers is not None else [layer]))
     if not wanted:
         raise SettingsError("no feature layer asked for", fix=f"pass one of {', '.join(LAYERS)}")
@@ -427,7 +507,8 @@ def extract_features(
     results: dict[str, FeatureSet] = {}
     entries: dict[str, tuple[dict, Path | None]] = {}
     for lay in wanted:
-        settings = cache_settings(data_dir, records, identity, arch, prof, lay, num_clips)
+        settings = cache_settings(data_dir, records, identity, arch, prof, lay, num_clips,
+                                  pool)
         entry = runs.run_dir(cache_dir, settings) if cache_dir is not None else None
         hit = _load_entry(entry, settings, data_dir) if entry is not None else None
         if hit is not None:
@@ -440,14 +521,15 @@ def extract_features(
     if entries:
         t0 = time.perf_counter()
         dev = pick_device(device)
-        backbone, init_meta = backbone_from(checkpoint, arch, prof.width, seed, cl=cl,
-                                            crop=prof.crop)
+        backbone, init_meta = backbone_from(checkpoint, arch, prof.width, seed,
+                                            **prof.backbone_options(), cl=cl, crop=prof.crop)
         backbone.to(dev).eval()
         todo = list(entries)
         grids = {lay: pool_grid(arch, lay) for lay in todo}
+        pools = {lay: layer_pool(lay, pool) for lay in todo}
         dataset = EvalClipDataset(records, data_root(data_dir), cl, num_clips, prof.resize,
                                   prof.crop)
-        computed = _run_extraction(backbone, dataset, todo, grids, entries, dev,
+        computed = _run_extraction(backbone, dataset, todo, grids, pools, entries, dev,
                                    batch_size or prof.ft_batch_size,
                                    prof.num_workers if num_workers is None else num_workers,
                                    progress)
@@ -481,7 +563,7 @@ def extract_features(
     return ordered if layers is not None else ordered[wanted[0]]
 
 
-def _run_extraction(backbone, dataset, layers, grids, entries, device, batch_size,
+def _run_extraction(backbone, dataset, layers, grids, pools, entries, device, batch_size,
                     num_workers, progress) -> dict[str, tuple[object, list | None]]:
     """One pass over the videos; returns ``{layer: (features, effective grid)}``.
 
@@ -504,7 +586,8 @@ def _run_extraction(backbone, dataset, layers, grids, entries, device, batch_siz
         parts: dict[str, list[Tensor]] = {lay: [] for lay in layers}
         for start in range(0, flat.shape[0], MAX_CLIPS_PER_FORWARD):
             chunk = flat[start:start + MAX_CLIPS_PER_FORWARD]
-            for lay, f in pooled_features(backbone, chunk, layers, grids, shapes).items():
+            for lay, f in pooled_features(backbone, chunk, layers, grids, shapes,
+                                          pools).items():
                 parts[lay].append(f.float().cpu())
         for lay in layers:
             f = torch.cat(parts[lay]).reshape(n, num_clips, -1)
@@ -533,7 +616,8 @@ def _run_extraction(backbone, dataset, layers, grids, entries, device, batch_siz
         outputs = {lay: out if isinstance(out, Tensor) else None for lay, out in outputs.items()}
     result = {}
     for lay in layers:
-        eff = None if grids[lay] is None else list(effective_grid(grids[lay], shapes[lay]))
+        eff = (None if grids[lay] is None else
+               list(pooled_grid(grids[lay], shapes[lay], pools[lay])))
         out = outputs[lay]
         if out is None:  # now renamed into the entry's folder
             out = np.load(entries[lay][1] / FEATURES_NAME, mmap_mode="c")
@@ -544,6 +628,7 @@ def _run_extraction(backbone, dataset, layers, grids, entries, device, batch_siz
 __all__ = [
     "GLOBAL",
     "LAYERS",
+    "POOLS",
     "POOL_GRIDS",
     "FeatureSet",
     "cache_key",
@@ -551,7 +636,10 @@ __all__ = [
     "effective_grid",
     "extract_features",
     "feature_layout",
+    "layer_pool",
     "pool_grid",
     "pool_stage",
     "pooled_features",
+    "pooled_grid",
+    "reference_pool",
 ]

@@ -176,7 +176,7 @@ def _settings(fs: FeatureSet, data, query_data, prof: Profile) -> dict:
     m = fs.meta
     return {
         "arch": m["arch"], "width": m["width"], "layer": m["layer"],
-        "feature_dim": m["feature_dim"], "pooling_grid": m["grid"],
+        "feature_dim": m["feature_dim"], "pooling": m["pool"], "pooling_grid": m["grid"],
         "effective_pooling_grid": m["effective_grid"], "clips_per_video": m["num_clips"],
         "clip_length": m["cl"], "resize": m["resize"], "crop": m["crop"],
         "checkpoint": m["checkpoint"], "checkpoint_hash": m["checkpoint_hash"],

@@ -10,6 +10,13 @@ freezing and layer-wise retrieval can address them by name.
   (e.g. ``conv5`` is 512x2x7x7 for a 16x112x112 clip, which retrieval max-pools to 2x3x3).
 - R3D and R(2+1)D share one ResNet skeleton (:class:`VideoResNet`, one basic block per stage)
   and differ only in the convolution builder: :func:`conv3d` or :class:`Conv2Plus1D`.
+  R(2+1)D's downsampling shortcut is a plain 1x1x1 projection (:func:`projection`) or, as in
+  the reference code, factorised like its convolutions (:func:`factorised_projection`).
+
+Two initialisations (:data:`INITS`): ``kaiming`` (torchvision's video ResNets: Kaiming-normal
+convolutions, BatchNorm weight 1) and ``reference`` (PyTorch 0.4's defaults, which the
+reference code ran with: convolution weights and biases uniform in +-1/sqrt(fan_in),
+BatchNorm weight uniform in [0, 1]); see :func:`init_weights`.
 
 A width multiplier scales every channel count (``round(c * width)``, at least 4) and any input
 size works down to single frames (``T = 1``): C3D pools with ``ceil_mode`` and the ResNets
@@ -24,6 +31,7 @@ statistics of frozen layers untouched. Models that are not one of these backbone
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -34,10 +42,14 @@ from ..errors import SettingsError
 
 STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 ARCHS = ("c3d", "r3d", "r21d")
+SHORTCUTS = ("projection", "factorised")  # R(2+1)D's downsampling shortcut
+INITS = ("kaiming", "reference")          # weight initialisation
 
 Triple = tuple[int, int, int]
 # A conv builder makes one "t x d x d" convolution: (in_planes, out_planes, kernel, stride).
 ConvBuilder = Callable[[int, int, Triple, Triple], nn.Module]
+# A shortcut builder makes a block's downsampling shortcut: (in_planes, out_planes, stride).
+ShortcutBuilder = Callable[[int, int, int], nn.Module]
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
@@ -76,7 +88,8 @@ def middle_width(in_planes: int, out_planes: int, kernel: Triple) -> int:
 class Conv2Plus1D(nn.Sequential):
     """A ``t x d x d`` convolution factorised as ``1 x d x d`` spatial, BN, ReLU, ``t x 1 x 1``.
 
-    Same signature as :func:`conv3d`, so it can replace it in the ResNet skeleton.
+    Same signature as :func:`conv3d`, so it can replace it in the ResNet skeleton. The
+    spatial part strides in space, the temporal part in time.
     """
 
     def __init__(self, in_planes: int, out_planes: int, kernel: Triple = (3, 3, 3),
@@ -94,6 +107,78 @@ class Conv2Plus1D(nn.Sequential):
         ))
 
 
+def projection(in_planes: int, out_planes: int, stride: int) -> nn.Sequential:
+    """The ResNet downsampling shortcut: a strided 1x1x1 convolution, then BN."""
+    return nn.Sequential(OrderedDict(
+        conv=nn.Conv3d(in_planes, out_planes, 1, stride, bias=False),
+        bn=nn.BatchNorm3d(out_planes)))
+
+
+def factorised_projection(in_planes: int, out_planes: int, stride: int) -> nn.Sequential:
+    """The reference code's R(2+1)D shortcut: the projection built as a (2+1)D pair.
+
+    1x1x1 convolution ``Nin -> M`` (striding in space), BN, ReLU, 1x1x1 convolution
+    ``M -> Nout`` (striding in time), then BN, with ``M = floor(Nin*Nout / (Nin + Nout))``
+    (:func:`middle_width` with t = d = 1). Unlike the plain projection it is not linear:
+    the ReLU sits inside the shortcut.
+    """
+    return nn.Sequential(OrderedDict(
+        conv=Conv2Plus1D(in_planes, out_planes, (1, 1, 1), (stride,) * 3),
+        bn=nn.BatchNorm3d(out_planes)))
+
+
+_SHORTCUT_BUILDERS: dict[str, ShortcutBuilder] = {
+    "projection": projection, "factorised": factorised_projection}
+
+
+# ---------------------------------------------------------------------------------------------
+# Initialisation
+# ---------------------------------------------------------------------------------------------
+
+def _kaiming_init(module: nn.Module) -> None:
+    # As torchvision's video ResNets.
+    for m in module.modules():
+        if isinstance(m, nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm3d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def _reference_init(module: nn.Module) -> None:
+    # PyTorch 0.4's reset_parameters: a convolution drew weight and bias uniformly in
+    # +-1/sqrt(fan_in) (fan_in = in_channels * kernel volume; today's default, Kaiming-
+    # uniform with a = sqrt(5), draws from the same interval), a BatchNorm layer its weight
+    # uniformly in [0, 1) and set its bias to 0 (torch 1.2 changed the weight to 1).
+    for m in module.modules():
+        if isinstance(m, nn.Conv3d):
+            bound = 1.0 / math.sqrt(m.weight[0].numel())
+            nn.init.uniform_(m.weight, -bound, bound)
+            if m.bias is not None:
+                nn.init.uniform_(m.bias, -bound, bound)
+        elif isinstance(m, nn.BatchNorm3d):
+            nn.init.uniform_(m.weight, 0.0, 1.0)
+            nn.init.zeros_(m.bias)
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SettingsError(f"unknown {what} {value!r}", fix=f"choose one of {', '.join(choices)}")
+
+
+def init_weights(module: nn.Module, scheme: str = "kaiming") -> None:
+    """(Re-)initialise every Conv3d and BatchNorm3d layer of ``module`` by ``scheme``.
+
+    ``kaiming``: Kaiming-normal convolutions (fan_out, ReLU gain), biases 0, BatchNorm weight
+    1 and bias 0. ``reference``: PyTorch 0.4's defaults (see the module docstring). Linear
+    layers are left alone: their default has not changed since PyTorch 0.4.
+    """
+    _check_choice("initialisation", scheme, INITS)
+    (_reference_init if scheme == "reference" else _kaiming_init)(module)
+
+
 # ---------------------------------------------------------------------------------------------
 # Shared backbone behaviour
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +187,7 @@ class Backbone(nn.Module):
     """Base of the three backbones: five named stages, global average pool, frozen-BN aware.
 
     Subclasses set ``self.conv1`` .. ``self.conv5`` and ``self.feature_dim``, then call
-    :meth:`_init_weights`.
+    :func:`init_weights`.
     """
 
     feature_dim: int
@@ -134,17 +219,6 @@ class Backbone(nn.Module):
         set_frozen_bn_eval(self)
         return self
 
-    def _init_weights(self) -> None:
-        # As torchvision's video ResNets.
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
 
 def _conv_bn_relu(conv: nn.Module, channels: int) -> nn.Sequential:
     return nn.Sequential(OrderedDict(
@@ -161,9 +235,11 @@ class C3D(Backbone):
     conv1 64 | pool (1,2,2), conv2 128 | pool 2, conv3a/3b 256 | pool 2, conv4a/4b 512 |
     pool 2, conv5a/5b 512 | global average pool. ``|`` marks a stage boundary: each pool opens
     the next stage. Pools use ``ceil_mode`` so short clips (down to one frame) never vanish.
+    The convolutions carry no bias (the reference code's do): the BatchNorm after each one
+    subtracts any constant, so a bias would change nothing but the parameter count.
     """
 
-    def __init__(self, width: float = 1.0):
+    def __init__(self, width: float = 1.0, init: str = "kaiming"):
         super().__init__()
         _check_width(width)
         c1, c2, c3, c4, c5 = (scaled_channels(c, width) for c in (64, 128, 256, 512, 512))
@@ -183,7 +259,7 @@ class C3D(Backbone):
         self.conv5 = nn.Sequential(OrderedDict(
             pool4=pool((2, 2, 2)), conv5a=layer(c4, c5), conv5b=layer(c5, c5)))
         self.feature_dim = c5
-        self._init_weights()
+        init_weights(self, init)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,11 +269,12 @@ class C3D(Backbone):
 class BasicBlock(nn.Module):
     """conv-BN-ReLU-conv-BN, add the shortcut, ReLU. Convolutions come from ``conv_builder``.
 
-    When the block strides or changes width, the shortcut is a strided 1x1x1 projection + BN
-    (a plain convolution for both R3D and R(2+1)D: a 1x1x1 kernel has nothing to factorise).
+    When the block strides or changes width, the shortcut comes from ``shortcut_builder``:
+    a strided 1x1x1 projection + BN by default, or the reference code's factorised one.
     """
 
-    def __init__(self, in_planes: int, planes: int, conv_builder: ConvBuilder, stride: int = 1):
+    def __init__(self, in_planes: int, planes: int, conv_builder: ConvBuilder, stride: int = 1,
+                 shortcut_builder: ShortcutBuilder = projection):
         super().__init__()
         self.conv1 = conv_builder(in_planes, planes, (3, 3, 3), (stride,) * 3)
         self.bn1 = nn.BatchNorm3d(planes)
@@ -206,9 +283,7 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm3d(planes)
         self.downsample: nn.Module | None = None
         if stride != 1 or in_planes != planes:
-            self.downsample = nn.Sequential(OrderedDict(
-                conv=nn.Conv3d(in_planes, planes, 1, stride, bias=False),
-                bn=nn.BatchNorm3d(planes)))
+            self.downsample = shortcut_builder(in_planes, planes, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -223,46 +298,65 @@ class VideoResNet(Backbone):
     conv1 (stem): 3x7x7 conv, stride (1,2,2), 64 channels, BN, ReLU, no max-pool.
     conv2..conv5: basic blocks with 64/128/256/512 channels; conv3..conv5 stride 2 in time
     and space. The stem also goes through ``conv_builder``, so R(2+1)D factorises it too.
+    The downsampling shortcuts of conv3..conv5 come from ``shortcut_builder``.
     """
 
-    def __init__(self, conv_builder: ConvBuilder, width: float = 1.0):
+    def __init__(self, conv_builder: ConvBuilder, width: float = 1.0,
+                 shortcut_builder: ShortcutBuilder = projection, init: str = "kaiming"):
         super().__init__()
         _check_width(width)
         c1, c2, c3, c4, c5 = (scaled_channels(c, width) for c in (64, 64, 128, 256, 512))
         self.conv1 = _conv_bn_relu(conv_builder(3, c1, (3, 7, 7), (1, 2, 2)), c1)
-        self.conv2 = BasicBlock(c1, c2, conv_builder, stride=1)
-        self.conv3 = BasicBlock(c2, c3, conv_builder, stride=2)
-        self.conv4 = BasicBlock(c3, c4, conv_builder, stride=2)
-        self.conv5 = BasicBlock(c4, c5, conv_builder, stride=2)
+        self.conv2 = BasicBlock(c1, c2, conv_builder, 1, shortcut_builder)
+        self.conv3 = BasicBlock(c2, c3, conv_builder, 2, shortcut_builder)
+        self.conv4 = BasicBlock(c3, c4, conv_builder, 2, shortcut_builder)
+        self.conv5 = BasicBlock(c4, c5, conv_builder, 2, shortcut_builder)
         self.feature_dim = c5
-        self._init_weights()
+        init_weights(self, init)
 
 
 class R3D(VideoResNet):
-    """R3D-10: the ResNet skeleton with full 3D convolutions."""
+    """R3D-10: the ResNet skeleton with full 3D convolutions and projection shortcuts."""
 
-    def __init__(self, width: float = 1.0):
-        super().__init__(conv3d, width)
+    def __init__(self, width: float = 1.0, init: str = "kaiming"):
+        super().__init__(conv3d, width, projection, init)
 
 
 class R2Plus1D(VideoResNet):
-    """R(2+1)D-10: the ResNet skeleton with every 3D convolution factorised (stem included)."""
+    """R(2+1)D-10: the ResNet skeleton with every 3D convolution factorised (stem included).
 
-    def __init__(self, width: float = 1.0):
-        super().__init__(Conv2Plus1D, width)
+    ``shortcut`` is ``projection`` (a plain 1x1x1 convolution: a 1x1x1 kernel has nothing to
+    factorise) or ``factorised`` (the reference code's, :func:`factorised_projection`).
+    """
+
+    def __init__(self, width: float = 1.0, shortcut: str = "projection", init: str = "kaiming"):
+        _check_choice("R(2+1)D shortcut", shortcut, SHORTCUTS)
+        super().__init__(Conv2Plus1D, width, _SHORTCUT_BUILDERS[shortcut], init)
 
 
-_BUILDERS: dict[str, type[Backbone]] = {"c3d": C3D, "r3d": R3D, "r21d": R2Plus1D}
+def shortcut_of(arch: str, shortcut: str = "projection") -> str | None:
+    """The shortcut a backbone ``arch`` built with ``shortcut`` has: ``shortcut`` for
+    R(2+1)D, None for C3D and R3D (whose structure it does not change)."""
+    return shortcut if arch == "r21d" else None
 
 
-def build_backbone(arch: str, width: float = 1.0) -> Backbone:
-    """Build backbone ``arch`` (one of :data:`ARCHS`) at width multiplier ``width``."""
-    if arch not in _BUILDERS:
-        raise SettingsError(f"unknown architecture {arch!r}",
-                            fix=f"choose one of {', '.join(ARCHS)}")
-    backbone = _BUILDERS[arch](width)
-    # recorded in checkpoints, so that a checkpoint of another architecture is refused
+def build_backbone(arch: str, width: float = 1.0, *, shortcut: str = "projection",
+                   init: str = "kaiming") -> Backbone:
+    """Build backbone ``arch`` (one of :data:`ARCHS`) at width multiplier ``width``.
+
+    ``shortcut`` (one of :data:`SHORTCUTS`) chooses R(2+1)D's downsampling shortcut and is
+    ignored by the others; ``init`` (one of :data:`INITS`) the initialisation.
+    """
+    _check_choice("architecture", arch, ARCHS)
+    _check_choice("R(2+1)D shortcut", shortcut, SHORTCUTS)
+    _check_choice("initialisation", init, INITS)
+    if arch == "r21d":
+        backbone: Backbone = R2Plus1D(width, shortcut, init)
+    else:
+        backbone = (C3D if arch == "c3d" else R3D)(width, init)
+    # recorded in checkpoints, so that a checkpoint of another network is refused
     backbone.arch_name, backbone.width = arch, width
+    backbone.shortcut = shortcut_of(arch, shortcut)
     return backbone
 
 

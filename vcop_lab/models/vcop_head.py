@@ -22,9 +22,17 @@ class VCOPN(nn.Module):
 
     For the task curriculum (tl=3 -> 4 -> 5), ``backbone`` and ``pair`` keep their shapes and
     carry over; only ``classifier`` changes size.
+
+    In training the backbone encodes all ``N*tl`` clips in one pass, so every BatchNorm layer
+    normalises over all of them; with ``bn_per_position=True`` it is called once per clip
+    position, as in the reference code, so that each call normalises over the ``N`` clips of
+    one position (and updates the running statistics ``tl`` times per batch). In evaluation
+    BatchNorm uses its running statistics, the two give the same outputs, and one pass is
+    made either way.
     """
 
-    def __init__(self, backbone: nn.Module, tl: int, dropout: float = 0.5):
+    def __init__(self, backbone: nn.Module, tl: int, dropout: float = 0.5,
+                 bn_per_position: bool = False):
         super().__init__()
         num_classes = len(permutations_for(tl))
         if not 0.0 <= dropout < 1.0:
@@ -33,6 +41,7 @@ class VCOPN(nn.Module):
         self.backbone = backbone
         self.tl = tl
         self.num_classes = num_classes
+        self.bn_per_position = bool(bn_per_position)
         self.pair = nn.Linear(2 * dim, dim)
         self.relu = nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(dropout)
@@ -48,10 +57,16 @@ class VCOPN(nn.Module):
             raise SettingsError(f"expected tuples shaped (N, {self.tl}, 3, T, H, W), "
                                 f"got {tuple(tuples.shape)}",
                                 fix="sample tuples with the same tl as the model")
+        return self.classify(self.encode(tuples))
+
+    def encode(self, tuples: torch.Tensor) -> torch.Tensor:
+        """Clip features ``(N, tl, feature_dim)`` of tuples ``(N, tl, 3, T, H, W)``."""
+        if self.bn_per_position and self.training:
+            # The reference code's loop: BatchNorm statistics of one clip position at a time.
+            return torch.stack([self.backbone(tuples[:, i]) for i in range(self.tl)], dim=1)
+        # One backbone pass over all N*tl clips.
         n = tuples.shape[0]
-        # One backbone pass over all N*tl clips, not a loop over clip positions.
-        features = self.backbone(tuples.flatten(0, 1)).reshape(n, self.tl, -1)
-        return self.classify(features)
+        return self.backbone(tuples.flatten(0, 1)).reshape(n, self.tl, -1)
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, tl!)`` from clip features ``(N, tl, feature_dim)`` in tuple order.
