@@ -83,7 +83,9 @@ def lab(rest: list[str]) -> None:
     token = secrets.token_hex(24)
     cmd = [BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT / 'notebooks'}",
            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           f"--IdentityProvider.token={token}", *rest]
+           f"--IdentityProvider.token={token}",
+           # saved as committed (no outputs): running a notebook leaves git status clean
+           "--ContentsManager.pre_save_hook=vcop_lab.notebook_files.strip_before_save", *rest]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Containers and cloud notebooks run as root; JupyterLab refuses that without it.
         print("running as root (as in most containers): passing --allow-root to JupyterLab",

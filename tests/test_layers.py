@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("presentation", ("vcop_lab.widgets", "vcop_lab.results", "vcop_lab.claims",
                       "vcop_lab.report", "vcop_lab.notebook")),
     ("faces", ("vcop_lab.cli", "vcop_lab.reproduce", "vcop_lab.kernel_client",
-               "vcop_lab.kernel_hints",
+               "vcop_lab.kernel_hints", "vcop_lab.notebook_files",
                "vcop_lab.__main__", "vcop_lab.__init__")),
 ]
 

@@ -47,6 +47,22 @@ def test_notebook_hygiene(path):
             assert not cell.outputs and cell.execution_count is None
 
 
+def test_a_notebook_saved_in_the_lab_is_saved_as_committed():
+    """The server's pre-save hook (``run.py lab``) drops what a run adds, byte for byte."""
+    from vcop_lab.notebook_files import committed_text, strip_before_save
+
+    path = NOTEBOOKS[1]
+    nb = nbformat.reads(_committed(path), as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+    code.execution_count = 3
+    code.metadata["scrolled"] = True
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
+    model = {"type": "notebook", "content": nb}
+    strip_before_save(model=model, path=path.name, contents_manager=None)
+    assert nbformat.writes(model["content"]) + "\n" == committed_text(nb) == _committed(path)
+
+
 def test_every_notebook_is_paired_with_a_percent_source():
     sources = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))
     assert NOTEBOOKS and [p.stem for p in NOTEBOOKS] == [p.stem for p in sources]

@@ -29,12 +29,9 @@ import jupytext
 import nbformat
 from jupytext.combine import map_outputs_to_inputs
 
+from vcop_lab.notebook_files import FORMATS, KERNEL, NEW_CELL, committed_text
+
 NB = Path(__file__).resolve().parents[1] / "notebooks"
-FORMATS = "ipynb,py:percent"
-# As JupyterLab writes it on saving (ipykernel's kernel of the environment): saving changes nothing.
-KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-NEW_CELL = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
-            "raw": nbformat.v4.new_raw_cell}
 
 
 def notebook_text(py: Path) -> str:
@@ -66,23 +63,9 @@ def notebook_text(py: Path) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-# Cell metadata a notebook keeps when committed: its tags, and jupytext's own.
-CELL_METADATA = ("tags", "lines_to_next_cell")
-
-
 def stripped_text(text: str) -> str:
-    """An .ipynb as it is committed: cells with their ids, sources and tags only, the
-    notebook metadata the sources give."""
-    nb = nbformat.reads(text, as_version=4)
-    cells = [NEW_CELL[c.cell_type](c.source, id=c.get("id"),
-                                   metadata={k: c.metadata[k] for k in CELL_METADATA
-                                             if k in c.metadata}) for c in nb.cells]
-    pairing = {k: v for k, v in nb.metadata.get("jupytext", {}).items()
-               if k != "text_representation"}
-    metadata = {"jupytext": {**pairing, "formats": FORMATS}, "kernelspec": KERNEL,
-                "language_info": {"name": "python"}}
-    out = nbformat.writes(nbformat.v4.new_notebook(cells=cells, metadata=metadata))
-    return out if out.endswith("\n") else out + "\n"
+    """An .ipynb as it is committed (:func:`vcop_lab.notebook_files.committed_notebook`)."""
+    return committed_text(nbformat.reads(text, as_version=4))
 
 
 def main(argv: list[str] | None = None) -> int:

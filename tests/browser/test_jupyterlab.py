@@ -132,8 +132,8 @@ def browser(lab):
 
 def _open(browser, lab, name: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    # ?reset: a fresh workspace, not the tabs the previous page left open
-    page.goto(lab["url"].replace("/lab?", f"/lab/tree/{name}?reset&"))
+    # a workspace of its own: not the tabs the previous page left open
+    page.goto(lab["url"].replace("/lab?", f"/lab/workspaces/{name[:2]}/tree/{name}?"))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     # the kernel is connected once the status bar names it and calls it idle
     page.wait_for_selector(".jp-StatusBar-TextItem:text-matches('\\| Idle$')", timeout=120_000)
@@ -165,8 +165,8 @@ def _answer_kernel_choice(page) -> None:
 def _run_all(page, timeout: float, watch=None) -> None:
     """Run every cell and wait until each code cell shows an execution count."""
     _menu(page, "Run", "Run All Cells")
-    started = time.monotonic()
-    deadline = started + timeout
+    deadline = time.monotonic() + timeout
+    last, changed = None, time.monotonic()
     while time.monotonic() < deadline:
         prompts = _prompts(page)
         if watch:
@@ -174,9 +174,13 @@ def _run_all(page, timeout: float, watch=None) -> None:
         if prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
             return
         _answer_kernel_choice(page)
-        if time.monotonic() - started > 20 and all(p.strip() == "[ ]:" for p in prompts):
-            _menu(page, "Run", "Run All Cells")  # the first request came before the kernel
-            started = time.monotonic()
+        if prompts != last:
+            last, changed = prompts, time.monotonic()
+        elif time.monotonic() - changed > 20 and not any("*" in p for p in prompts):
+            # nothing queued or running, yet not every cell ran: the request reached the
+            # kernel before it was ready and was (partly) dropped; ask again
+            _menu(page, "Run", "Run All Cells")
+            changed = time.monotonic()
         time.sleep(0.25)
     raise AssertionError(f"the cells did not all run within {timeout:.0f} s: {prompts}")
 
