@@ -34,13 +34,16 @@ SEED = 0
 ARCH = None             # None: the profile's first backbone
 SAMPLE_THRESHOLD = 0.8
 SAMPLE_EXTRA_EPOCHS = None  # epochs after dropping the easy videos (None: the profile's)
+GAME_ROUNDS = 12        # rounds the scripted learner plays in "Order these clips yourself"
 
 # %%
 import pandas as pd
-from vcop_lab import notebook, viz
+from IPython.display import display
+from vcop_lab import notebook, viz, widgets
 from vcop_lab.curriculum import frames_vs_clips, reversed_pair_accuracy, sample_curriculum
 from vcop_lab.data.sampling import parse_setting, permutations_for
 from vcop_lab.data.synthetic import PERIODIC_CLASSES, TIME_REVERSED_PAIRS
+from vcop_lab.evaluate.order_game import identity_learner, order_game, play_rounds
 from vcop_lab.pretrain import pretrain
 from vcop_lab.results import record
 
@@ -71,6 +74,38 @@ viz.per_class_bar(metrics["per_class_order_acc"], chance=metrics["chance"],
 # %%
 perms = permutations_for(parse_setting(metrics["setting"]).tl)
 viz.permutation_confusion(metrics["permutation_confusion"], perms)
+
+# %% [markdown]
+# ## Order these clips yourself
+#
+# Now you play the network's game on the same test tuples: each round shows the clips of one
+# test video, shuffled. Give each clip its place in time (which came 1st, 2nd, 3rd) and press
+# **Check**: you see the true order, the network's prediction and its probability for every one
+# of the `tl!` orders (true order green, its choice red when wrong, dashed line at chance).
+# The table keeps score, you against the network, overall and per class. Which classes are
+# hard for you, and are they the ones that are hard for the network?
+
+# %%
+game = order_game(metrics.checkpoint, root, device=device)
+display(widgets.order_game_widget(game, seed=SEED))
+
+# %% [markdown]
+# The first round as a static figure, revealed (this is what a headless run keeps):
+
+# %%
+widgets.show_order_game_figure(game, seed=SEED)
+
+# %% [markdown]
+# A scripted learner plays `GAME_ROUNDS` rounds (the same rounds, from the same seed): one who
+# cannot tell and always answers the order shown (the identity). Its expected score is chance;
+# the network should do better.
+
+# %%
+played = play_rounds(game, GAME_ROUNDS, identity_learner, seed=SEED)
+print(f"{played['rounds']} rounds: learner who always answers the identity "
+      f"{100 * played['learner']:.0f}%, network {100 * played['model']:.0f}%, "
+      f"chance {100 * played['chance']:.0f}%")
+pd.DataFrame(played["per_class"]).T
 
 # %% [markdown]
 # ## The sample curriculum
@@ -119,6 +154,8 @@ record(RESULTS, "03_order_accuracy", {
                                                   "extra_epochs", "continue_on_hard",
                                                   "continue_on_all")},
     "frames_test_order_acc": fvc["frames"]["test_order_acc"],
+    "order_game": {k: played[k] for k in ("rounds", "learner", "model", "chance", "per_class",
+                                          "scripted_learner")},
     "reversed_pairs": {"clips": table.loc["mean", "clips"], "frames": table.loc["mean", "frames"]}
     if nb.is_synthetic() else None,
     "stopped_by_clock": [r.dir.name for r in runs if r["stopped_by_budget"]]})

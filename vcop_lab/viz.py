@@ -207,6 +207,88 @@ def shuffle_figure(ordered_clips: Sequence[Any], order: Sequence[int], class_nam
     return fig
 
 
+def _order_label(order: Sequence[int]) -> str:
+    return "".join(str(int(i) + 1) for i in order)
+
+
+def _probability_axes(ax, probs: Any, truth: int, pred: int, chance: bool = True) -> None:
+    """Bars of a probability over the tl! orders on ``ax``: the true order in the correct
+    colour, the model's choice (when it is wrong) in the wrong one, a dashed chance line."""
+    p = _as_array(probs).astype(float).ravel()
+    perms = permutations_for(int(round(_tl_of(len(p)))))
+    base = _colors(1)[0]
+    colors = [CORRECT if k == truth else WRONG if k == pred else base for k in range(len(p))]
+    bars = ax.bar(range(len(p)), p, color=colors)
+    bars[pred].set_edgecolor("black")
+    bars[pred].set_linewidth(1.5)
+    if len(p) <= 24:
+        ax.set_xticks(range(len(p)), [_order_label(o) for o in perms], rotation=90,
+                      fontsize="x-small")
+    ax.set_xlim(-0.6, len(p) - 0.4)
+    ax.grid(axis="x", visible=False)
+    handles = [Patch(color=CORRECT, label=f"true order {_order_label(perms[truth])}")]
+    if pred != truth:
+        handles.append(Patch(color=WRONG, label=f"model's choice {_order_label(perms[pred])}"))
+    else:
+        handles[0].set_label(handles[0].get_label() + " = model's choice")
+    if chance:
+        handles.append(ax.axhline(1.0 / len(p), color=CHANCE, ls="--", lw=1.2,
+                                  label="chance"))
+    # outside the axes: a confident model's bar reaches the top
+    ax.figure.legend(handles=handles, fontsize="small", loc="outside lower center", ncols=3)
+    ax.set(ylabel="model's probability", xlabel="order (place in time of clip A, B, ...)",
+           ylim=(0, 1))
+
+
+def _tl_of(num_orders: int) -> int:
+    for tl in range(2, 6):
+        if math.factorial(tl) == num_orders:
+            return tl
+    raise ValueError(f"{num_orders} is not the number of orders of 2 to 5 clips")
+
+
+def order_probability_bar(probs: Any, truth: int, pred: int | None = None,
+                          title: str | None = None) -> Figure:
+    """The order network's probability for each of the tl! orders of one shuffled tuple:
+    the true order highlighted, the model's choice (``pred``, default the most probable)
+    outlined and, when wrong, in the wrong colour; the dashed line is chance (1/tl!).
+    Orders are named by the place in time of each shown clip (e.g. "231": clip A is 2nd)."""
+    p = _as_array(probs).astype(float).ravel()
+    pred = int(np.argmax(p)) if pred is None else int(pred)
+    fig = _figure(max(5.0, 0.25 * len(p) + 2.0), 3.4)
+    ax = fig.subplots()
+    _probability_axes(ax, p, int(truth), pred)
+    ax.set_title(title or f"the model's answer over all {len(p)} orders")
+    return fig
+
+
+def order_game_figure(shuffled_clips: Sequence[Any], probs: Any, truth: int,
+                      class_name: str, video_name: str, frames_per_clip: int = 3,
+                      reveal: bool = True) -> Figure:
+    """A round of the order game: the shuffled clips as shown (A, B, C, ...) and, with
+    ``reveal``, the model's probability over every order (:func:`order_probability_bar`'s
+    bars) with the true order named in the title."""
+    tl = len(shuffled_clips)
+    montages = [_montage(c, frames_per_clip) for c in shuffled_clips]
+    panel = 2.6
+    aspect = montages[0].shape[0] / montages[0].shape[1]
+    fig = _figure(panel * tl + 0.4, panel * aspect + (3.4 if reveal else 0.0) + 1.0)
+    grid = fig.add_gridspec(2 if reveal else 1, tl,
+                            height_ratios=[panel * aspect, 3.0] if reveal else None)
+    for p in range(tl):
+        _image_axis(fig.add_subplot(grid[0, p]), montages[p], f"clip {chr(65 + p)}")
+    title = f"{class_name} - {video_name}: which clip comes first?"
+    if reveal:
+        p = _as_array(probs).astype(float).ravel()
+        order = permutations_for(tl)[int(truth)]
+        first = sorted(range(tl), key=lambda k: order[k])
+        _probability_axes(fig.add_subplot(grid[1, :]), p, int(truth), int(np.argmax(p)))
+        title += (f"\ntrue order {', '.join(chr(65 + k) for k in first)}; the model gives it "
+                  f"{p[int(truth)]:.0%} (chance {1 / len(p):.0%})")
+    fig.suptitle(title)
+    return fig
+
+
 # ---------------------------------------------------------------------------- training
 
 def training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],

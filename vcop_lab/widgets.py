@@ -4,6 +4,10 @@
 to one video (the same frames, crop and shuffle as the evaluation tuples of the datasets),
 :func:`render_permutation` draws it, and :func:`permutation_explorer` wires both to sliders.
 :func:`show_permutation_figure` is the static figure for notebooks run headless.
+
+:func:`order_game_widget` lets a learner order shuffled test tuples against the order
+network (:mod:`vcop_lab.evaluate.order_game` plays, scores and draws the rounds);
+:func:`show_order_game_figure` is its static figure.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ from vcop_lab.data.datasets import display_frames
 from vcop_lab.data.manifest import VideoRecord
 from vcop_lab.data.transforms import to_network_input
 from vcop_lab.errors import SettingsError, VcopError
+from vcop_lab.evaluate.order_game import (
+    OrderGame,
+    answer_index,
+    draw_rounds,
+    game_score,
+    make_round,
+    round_draws,
+    score_round,
+    sequence_of,
+)
 
 CL_RANGE, IT_RANGE = (1, 16), (0, 16)
 _PREFERRED = ((16, 8), (8, 4), (4, 2), (2, 1), (1, 0))  # (cl, it), as large as the video allows
@@ -217,4 +231,129 @@ def permutation_explorer(records: Sequence[VideoRecord], root: str | Path,
     for name in ("video", "cl", "it", "perm_index"):
         controls[name].observe(render, names="value")
     render()
+    return box
+
+
+# ----------------------------------------------------------------------------- order game
+
+_PLACES = ("1st", "2nd", "3rd", "4th", "5th")
+
+
+def _letters(order: Sequence[int]) -> str:
+    """An order as the learner reads it: the shown clips (A, B, ...) first to last in time."""
+    return ", ".join(chr(65 + p) for p in sequence_of(order))
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def order_game_score_html(score: dict[str, Any]) -> str:
+    """The running score (:func:`~vcop_lab.evaluate.order_game.game_score`) as an HTML table:
+    overall, then per class; learner, model and chance."""
+    rows = [("all classes", score)] + list(score["per_class"].items())
+    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{s['rounds']}</td>"
+                   f"<td>{_percent(s['learner'])}</td><td>{_percent(s['model'])}</td></tr>"
+                   for name, s in rows)
+    return ("<table class='vcop-order-score-table'><tr><th>class</th><th>rounds</th>"
+            "<th>you</th><th>model</th></tr>" + body + "</table>"
+            f"<small>chance: {_percent(score['chance'])}</small>")
+
+
+def _round_figure(rnd: dict[str, Any], frames_per_clip: int, reveal: bool) -> Figure:
+    return viz.order_game_figure(rnd["shuffled"], rnd["probs"], rnd["truth"], rnd["class_name"],
+                                 Path(rnd["path"]).name, frames_per_clip, reveal=reveal)
+
+
+def show_order_game_figure(game: OrderGame, seed: int = 0, round_index: int = 0,
+                           frames_per_clip: int = 3) -> Figure:
+    """Round ``round_index`` of the game drawn with ``seed``, revealed: the shuffled clips,
+    the true order and the model's probability over every order (for notebooks run
+    headless)."""
+    video, perm = draw_rounds(game, round_index + 1, seed)[-1]
+    return _round_figure(make_round(game, video, perm), frames_per_clip, reveal=True)
+
+
+def order_game_widget(game: OrderGame, seed: int = 0, frames_per_clip: int = 3):
+    """"Order these clips yourself": the shuffled clips of a test tuple, one dropdown per
+    shown clip for its place in time, **Check** (reveals the true order, the model's
+    prediction and its probability over every order, and updates the score, learner
+    against model, overall and per class) and **Next**.
+
+    Returns an ``ipywidgets.VBox`` (CSS class ``vcop-order-game``; its parts carry
+    ``vcop-order-choice``, ``-check``, ``-next``, ``-clips``, ``-reveal``, ``-chart`` and
+    ``-score``). ``controls`` (``choices``, ``check``, ``next``) and ``last`` (``round``,
+    ``results``, ``score``, ``checked``, and the ``figure`` of the clips and ``chart`` shown)
+    let code play it without a browser.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    tl = game.tl
+    draws = round_draws(len(game.dataset), tl, seed)
+    choices = [w.Dropdown(options=[(_PLACES[k], k) for k in range(tl)], value=p,
+                          description=f"clip {chr(65 + p)} is",
+                          layout=w.Layout(width="max-content")) for p in range(tl)]
+    check = w.Button(description="Check", button_style="primary")
+    nxt = w.Button(description="Next", disabled=True)
+    clips, chart = w.Output(), w.Output()
+    reveal, score = w.HTML(), w.HTML(order_game_score_html(game_score([], tl)))
+    for widget, name in [(c, "choice") for c in choices] + [
+            (check, "check"), (nxt, "next"), (clips, "clips"), (chart, "chart"),
+            (reveal, "reveal"), (score, "score")]:
+        widget.add_class(f"vcop-order-{name}")
+    box = w.VBox([clips, w.HBox(choices), w.HBox([check, nxt]), reveal, chart, score])
+    box.add_class("vcop-order-game")
+    box.controls = {"choices": choices, "check": check, "next": nxt}
+    box.last = {"round": None, "results": [], "score": game_score([], tl), "checked": False,
+                "figure": None, "chart": None}
+
+    def new_round(_button=None) -> None:
+        rnd = make_round(game, *next(draws))
+        fig = _round_figure(rnd, frames_per_clip, reveal=False)
+        box.last.update(round=rnd, checked=False, figure=fig, chart=None)
+        for p, choice in enumerate(choices):
+            choice.value = p  # start from the order shown
+        check.disabled, nxt.disabled = False, True
+        reveal.value = "Give each clip its place in time, then <b>Check</b>."
+        chart.clear_output()
+        clips.clear_output(wait=True)
+        with clips:
+            display(fig)
+
+    def on_check(_button=None) -> None:
+        rnd = box.last["round"]
+        if box.last["checked"]:
+            return  # a round counts once
+        ranks = [c.value for c in choices]
+        try:
+            answer_index(ranks, tl)
+        except ValueError as err:
+            reveal.value = f"<b style='color:{viz.WRONG}'>{html.escape(str(err))}</b>"
+            return
+        result = score_round(rnd, ranks)
+        box.last["results"].append(result)
+        box.last.update(score=game_score(box.last["results"], tl), checked=True)
+        orders = game.orders
+
+        def said(who, index, right):
+            color = viz.CORRECT if right else viz.WRONG
+            return (f"{who}: <b style='color:{color}'>{_letters(orders[index])}</b> "
+                    f"({'right' if right else 'wrong'})")
+
+        reveal.value = (f"True order: <b>{_letters(rnd['order'])}</b> "
+                        f"({html.escape(rnd['class_name'])}). "
+                        + said("You", result["learner"], result["learner_correct"]) + "; "
+                        + said("the model", result["model"], result["model_correct"])
+                        + f", with {float(rnd['probs'][rnd['pred']]):.0%} "
+                          f"(the true order {result['model_prob_truth']:.0%}).")
+        box.last["chart"] = viz.order_probability_bar(rnd["probs"], rnd["truth"], rnd["pred"])
+        with chart:
+            display(box.last["chart"])
+        score.value = order_game_score_html(box.last["score"])
+        check.disabled, nxt.disabled = True, False
+
+    check.on_click(on_check)
+    nxt.on_click(new_round)
+    new_round()
     return box

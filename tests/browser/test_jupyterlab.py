@@ -4,7 +4,9 @@ localhost, with a token), driven through Playwright in Debian's Chromium.
 Notebook 01 runs at the smoke profile with every cell: no cell may show an error, a widget
 that does not render or tqdm's "IProgress not found"; the permutation explorer must show an
 image that changes with the video, the permutation and tl. Notebook 02 must show its progress
-bars as widgets. Saving the executed notebooks leaves ``git status`` as it was. Screenshots
+bars as widgets. Notebook 03 (reusing 02's run) must let a learner order the clips of its game
+and, on Check, reveal the true order, the model's prediction and its bar chart, and the
+score. Saving the executed notebooks leaves ``git status`` as it was. Screenshots
 and timings go to ``$VCOP_LAB_ARTIFACTS`` (default: ``runs/browser-artifacts``).
 
 Where Chromium or Playwright is missing the test is skipped with the command that installs
@@ -257,6 +259,45 @@ def test_notebook_02_shows_its_progress_bars_as_widgets(lab, browser):
     for word in BAD_WORDS:
         assert word not in text, word
     assert seen["bars"] > 0, "no progress bar was shown as a widget"
+    page.keyboard.press("Control+s")
+    time.sleep(2)
+    page.close()
+
+
+def test_notebook_03_order_game_reveals_and_scores(lab, browser):
+    page = _open(browser, lab, "03_order_accuracy.ipynb")
+    t0 = time.perf_counter()
+    _run_all(page, timeout=600)
+    ran = time.perf_counter() - t0
+    art = lab["artifacts"]
+    text = _text(page)
+    for word in BAD_WORDS:
+        assert word not in text, word
+    game = page.locator(f"{PANEL} .vcop-order-game").first
+    game.scroll_into_view_if_needed(timeout=60_000)
+    game.locator(".vcop-order-clips img").first.wait_for(timeout=60_000)
+    choices = game.locator(".vcop-order-choice select")
+    assert choices.count() == 3
+    choices.nth(0).select_option(label="2nd")  # clip A second, clip B first: a valid order
+    choices.nth(1).select_option(label="1st")
+    t1 = time.perf_counter()
+    game.locator(".vcop-order-check").first.click()
+    reveal = game.locator(".vcop-order-reveal")
+    reveal.get_by_text("True order").wait_for(timeout=30_000)
+    game.locator(".vcop-order-chart img").first.wait_for(timeout=30_000)
+    checked = time.perf_counter() - t1
+    said = reveal.inner_text()
+    assert "You: B, A, C" in said and "the model:" in said, said
+    score = game.locator(".vcop-order-score").inner_text()
+    assert "all classes" in score and re.search(r"all classes\s+1\s", score), score
+    assert game.locator(".vcop-order-next").first.is_enabled()
+    game.screenshot(path=str(art / "03_order_game.png"))
+    page.screenshot(path=str(art / "03_order_accuracy.png"), full_page=True)
+    timings = art / "timings.json"
+    known = json.loads(timings.read_text()) if timings.exists() else {}
+    known.update({"notebook 03 run all (s)": round(ran, 1),
+                  "order game Check to reveal (s)": round(checked, 1)})
+    timings.write_text(json.dumps(known, indent=1))
     page.keyboard.press("Control+s")
     time.sleep(2)
     page.close()
