@@ -23,11 +23,13 @@ import matplotlib
 import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from vcop_lab.data.sampling import permutations_for
 
 PALETTE = "colorblind"
+MARKERS = ("o", "s", "^", "X", "D", "v", "P", "*", "h", "<", ">", "p")
 CORRECT, WRONG, CHANCE = "#2ca02c", "#d62728", "0.35"
 _styled = False
 
@@ -50,6 +52,12 @@ def _ensure_style() -> None:
 
 def _colors(n: int) -> list:
     return sns.color_palette(PALETTE, max(n, 1))
+
+
+def _distinct_colors(n: int) -> list:
+    # The palette has 10 colours and repeats after them; more categories (14 synthetic
+    # classes) need colours that stay distinct, so they are spread around the hue circle.
+    return _colors(n) if n <= 10 else sns.color_palette("husl", n)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -507,6 +515,65 @@ def retrieval_grid(query_thumbs: Sequence[Any], neighbour_thumbs: Sequence[Seque
     fig.legend(handles=[Patch(color=CORRECT, label="same class"),
                         Patch(color=WRONG, label="other class")],
                 loc="outside lower center", ncols=2, fontsize="small")
+    return fig
+
+
+def _map_title(name: str, m: Mapping[str, Any], look: str | None) -> str:
+    """A panel's title: the separation figures of :mod:`vcop_lab.evaluate.feature_map`."""
+    def num(key: str, fmt: str = ".2f") -> str:
+        v = m.get(key)
+        return "n/a" if v is None else format(v, fmt)
+
+    lines = [name, f"silhouette {num('silhouette_feature')} (features), "
+                   f"{num('silhouette_map')} (map)",
+             f"k-NN class {num('knn_class_agreement', '.0%')} "
+             f"(chance {num('knn_chance', '.0%')}), trust {num('trustworthiness')}"]
+    if look and m.get("knn_look_agreement") is not None:
+        lines.append(f"k-NN {look} {num('knn_look_agreement', '.0%')} "
+                     f"(chance {num('knn_look_chance', '.0%')})")
+    return "\n".join(lines)
+
+
+def feature_map_plot(maps: Mapping[str, Mapping[str, Any]], look: str | None = None,
+                     title: str | None = None) -> Figure:
+    """2-D maps of the feature space side by side (e.g. random against order-pretrained):
+    one point per video, coloured by class and marked by its look (``look`` names the
+    attribute), the separation figures in each panel's title.
+
+    ``maps`` is ``{name: entry}`` with the entries of
+    :func:`vcop_lab.evaluate.feature_map.feature_maps` (``points``, ``labels``, ``markers``
+    and the figures), as results.json keeps them.
+    """
+    names = list(maps)
+    classes = sorted({str(c) for m in maps.values() for c in m["labels"]})
+    looks = sorted({str(v) for m in maps.values() for v in (m.get("markers") or [])})
+    color = dict(zip(classes, _distinct_colors(len(classes))))
+    marker = {v: MARKERS[i % len(MARKERS)] for i, v in enumerate(looks)}
+    fig = _figure(4.6 * max(len(names), 1) + 1.8, 5.2)
+    axes = np.atleast_1d(fig.subplots(1, max(len(names), 1), squeeze=False)[0])
+    for ax, name in zip(axes, names):
+        m = maps[name]
+        pts = np.asarray(m["points"], dtype=float).reshape(-1, 2)
+        labels = [str(c) for c in m["labels"]]
+        marks = [str(v) for v in m.get("markers") or []] or ["" for _ in labels]
+        for cls in classes:
+            for mk in sorted(set(marks)):
+                rows = [i for i, (c, v) in enumerate(zip(labels, marks)) if c == cls and v == mk]
+                if rows:
+                    ax.scatter(pts[rows, 0], pts[rows, 1], s=28, color=color[cls],
+                               marker=marker.get(mk, "o"), edgecolors="0.2", linewidths=0.4)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(_map_title(name, m, look), fontsize="small")
+    handles = [Line2D([], [], ls="", marker="o", color=color[c], label=c) for c in classes]
+    fig.legend(handles=handles, loc="outside right upper", fontsize="x-small", title="class",
+               ncols=1 if len(classes) <= 16 else 2)
+    if looks:
+        fig.legend(handles=[Line2D([], [], ls="", marker=marker[v], color="0.35", label=v)
+                            for v in looks], loc="outside lower center", fontsize="x-small",
+                   title=look, ncols=min(len(looks), 8))
+    if title:
+        fig.suptitle(title)
     return fig
 
 

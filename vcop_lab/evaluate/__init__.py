@@ -10,5 +10,7 @@
 - :mod:`~vcop_lab.evaluate.search`: nearest-neighbour search over feature matrices, pure
   tensor code;
 - :mod:`~vcop_lab.evaluate.retrieval`: the retrieval protocol of Tables II-IV on data folders
-  (within and across datasets, layer-wise) and its examples.
+  (within and across datasets, layer-wise) and its examples;
+- :mod:`~vcop_lab.evaluate.feature_map`: a seeded 2-D map (t-SNE) of video-level features,
+  with class separation, k-NN class and look agreement beside chance, and trustworthiness.
 """
