@@ -239,7 +239,8 @@ grid
 # initialisations (the best layer of the first order-pretrained network), is placed in 2-D by
 # **t-SNE**, which keeps each video's near neighbours near (distances between far-apart groups
 # mean little). Points are coloured by class and marked by a look attribute of the video (in
-# the synthetic set: the moving object's shape, since all videos share one style).
+# the synthetic set: the background colour, since all videos share one style; the table
+# below gives the moving object's shape and colour too).
 #
 # A picture is easy to over-read, so numbers stand beside it, measured in the **features**
 # themselves (cosine, as the retrieval) and in the map:
@@ -286,9 +287,9 @@ if by_look:  # every look attribute that varies (none for data without ground tr
 # %% [markdown]
 # How to read it: order pretraining has helped when the pretrained map's class agreement
 # rises above chance (and above the random network's) while its look agreement falls towards
-# chance. A random network often groups videos by look: its features keep the colours and
-# shapes the input shows. At the smoke profile the numbers mean little; use the teaching
-# profile.
+# chance. A random network often groups videos by look: its features keep the colours the
+# input shows (at the teaching profile, r3d's random neighbours share the background far above
+# chance). At the smoke profile the numbers mean little; use the teaching profile.
 
 # %%
 def gains(table, layer, k):

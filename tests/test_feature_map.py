@@ -126,7 +126,8 @@ def test_looks_come_from_the_synthetic_ground_truth(tmp_path):
     looks = look_attributes(fs)
     assert looks["shape"] == ["circle", "bar", "circle", "bar"]
     assert looks["background"] == ["navy", "navy", "black", "black"]
-    assert pick_look(looks) == "shape"
+    assert pick_look(looks) == "background"  # the style does not vary
+    assert pick_look({"style": ["main"] * 4, "shape": looks["shape"]}) == "shape"
     assert look_attributes(_set(_clusters(labels, dim=8), labels)) is None  # no ground truth
 
 
