@@ -488,6 +488,47 @@ def confusion_matrix(matrix: Any, class_names: Sequence[str], normalize: bool = 
     return fig
 
 
+# ---------------------------------------------------------------------------- saliency
+
+def saliency_overlay(clips: Sequence[Any], maps: Mapping[str, Sequence[Any]],
+                     masks: Sequence[Any] | None = None, frames_per_clip: int = 2,
+                     title: str | None = None) -> Figure:
+    """Saliency heat maps over the frames they explain: a row per network (the keys of
+    ``maps``, which label the rows), a column per shown frame, ``frames_per_clip`` evenly
+    spaced frames of each clip, clip after clip.
+
+    ``clips`` are the tuple's clips (float ``(3, T, H, W)`` or uint8 ``(T, H, W, 3)``);
+    ``maps[name][c]`` is clip ``c``'s map ``(T, H, W)`` in [0, 1]; with ``masks`` (one
+    ``(T, H, W)`` per clip) the object's outline is drawn on every frame.
+    """
+    if not clips or not maps:
+        raise ValueError("saliency_overlay needs at least one clip and one network")
+    frames = [clip_frames(c) for c in clips]
+    picked = [_pick(len(f), frames_per_clip) for f in frames]
+    columns = [(c, t) for c, ts in enumerate(picked) for t in ts]
+    fig = _figure(1.5 * len(columns) + 1.2, 1.55 * len(maps) + (0.5 if title else 0.2))
+    axes = fig.subplots(len(maps), len(columns), squeeze=False)
+    shown = None
+    for r, (name, per_clip) in enumerate(maps.items()):
+        if len(per_clip) != len(frames):
+            raise ValueError(f"{name}: {len(per_clip)} maps for {len(frames)} clips")
+        for k, (c, t) in enumerate(columns):
+            ax = axes[r, k]
+            _image_axis(ax, frames[c][t], f"clip {c + 1}, frame {t + 1}" if r == 0 else None)
+            heat = _as_array(per_clip[c])[t].astype(np.float32)
+            shown = ax.imshow(heat, cmap="inferno", vmin=0.0, vmax=1.0, alpha=0.55,
+                              interpolation="bilinear")
+            if masks is not None:
+                outline = _as_array(masks[c])[t].astype(np.float32)
+                if outline.max() > 0:
+                    ax.contour(outline, levels=[0.5], colors="cyan", linewidths=1.0)
+        axes[r, 0].set_ylabel(name, fontsize="small")
+    fig.colorbar(shown, ax=axes, shrink=0.8, label="saliency (Grad-CAM)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 # ---------------------------------------------------------------------------- retrieval, QA
 
 def retrieval_grid(query_thumbs: Sequence[Any], neighbour_thumbs: Sequence[Sequence[Any]],

@@ -12,5 +12,9 @@
 - :mod:`~vcop_lab.evaluate.retrieval`: the retrieval protocol of Tables II-IV on data folders
   (within and across datasets, layer-wise) and its examples;
 - :mod:`~vcop_lab.evaluate.feature_map`: a seeded 2-D map (t-SNE) of video-level features,
-  with class separation, k-NN class and look agreement beside chance, and trustworthiness.
+  with class separation, k-NN class and look agreement beside chance, and trustworthiness;
+- :mod:`~vcop_lab.evaluate.order_game`: the learner against the order network, round by
+  round (notebook 03's game, played headless by a scripted learner);
+- :mod:`~vcop_lab.evaluate.saliency`: where a network looks (Grad-CAM on a backbone stage)
+  and how much of it falls on the moving object of a synthetic video.
 """

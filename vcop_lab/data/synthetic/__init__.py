@@ -87,6 +87,7 @@ from vcop_lab.data.synthetic.scene import (
     SECOND_CLASSES,
     STYLES,
     TIME_REVERSED_PAIRS,
+    object_coverage,
 )
 
 __all__ = [
@@ -109,6 +110,7 @@ __all__ = [
     "generate_synthetic",
     "is_complete",
     "load_ground_truth",
+    "object_coverage",
     "render_video",
     "video_seed",
     "write_video",

@@ -149,6 +149,21 @@ def _draw_object(frames: np.ndarray, obj: dict) -> None:
         region += a * (patch[t, ya - y0:yb - y0, xa - x0:xb - x0] - region)
 
 
+def object_coverage(shape: str, trajectory, height: int, width: int) -> np.ndarray:
+    """How much of each pixel an object covers, float32 ``(T, height, width)`` in [0, 1]: the
+    same anti-aliased shape :func:`_draw_object` blends in (its orientation dot lies inside
+    it), on the whole frame. ``trajectory`` is ``(T, 4)``: x, y, size, angle per frame, as in
+    ``ground_truth.jsonl`` (pixel (row i, column j) centred at (x=j, y=i))."""
+    traj = np.asarray(trajectory, dtype=np.float32).reshape(-1, 4)
+    xs, ys, sizes, angles = (traj[:, k] for k in range(4))
+    dx = np.arange(width, dtype=np.float32)[None, None, :] - xs[:, None, None]
+    dy = np.arange(height, dtype=np.float32)[None, :, None] - ys[:, None, None]
+    rad = np.deg2rad(angles)
+    c, s = np.cos(rad)[:, None, None], np.sin(rad)[:, None, None]
+    lx, ly = c * dx + s * dy, -s * dx + c * dy  # into the object's frame, as _draw_object
+    return np.clip(0.5 - _SHAPES[shape](lx, ly, sizes[:, None, None]), 0, 1).astype(np.float32)
+
+
 # ----------------------------------------------------------------------------- backgrounds
 
 def _upsample(coarse: np.ndarray, cell: float, h: int, w: int) -> np.ndarray:
