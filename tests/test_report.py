@@ -113,3 +113,31 @@ def test_report_of_a_folder_without_results_is_one_clear_line(tmp_path, capsys):
     (tmp_path / "results.json").write_text("{broken")
     with pytest.raises(Exception, match="not valid JSON"):
         build_report(tmp_path)
+
+
+def test_the_views_beyond_the_paper_are_on_the_page():
+    results = copy.deepcopy(RESULTS)
+    results["03_order_accuracy"]["order_game"] = {
+        "rounds": 4, "learner": 0.25, "model": 0.75, "chance": 1 / 6,
+        "scripted_learner": "identity_learner",
+        "per_class": {"fall": {"rounds": 3, "learner": 1 / 3, "model": 2 / 3},
+                      "orbit": {"rounds": 1, "learner": 0.0, "model": 1.0}}}
+    entry = {"points": [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]], "labels": ["fall", "fall", "orbit"],
+             "markers": ["red", "blue", "red"], "knn_class_agreement": 0.5, "knn_chance": 1 / 3,
+             "knn_look_agreement": 0.123, "knn_look_chance": 1 / 3, "silhouette_feature": 0.1,
+             "trustworthiness": 0.9}
+    results["04_layerwise_retrieval"]["feature_map"] = {
+        "network": "r3d", "layer": "conv3", "method": "tsne", "look": "background",
+        "parameters": {"k": 2}, "maps": {"random": entry, "pretrained": dict(entry)}}
+    results["05_finetuning"]["saliency"] = {"arch": "r3d", "stage": "conv3", "networks": {
+        "order, pretrained": {"inside_fraction": 0.42, "mask_area_fraction": 0.05,
+                              "ratio": 8.4, "videos": 24}}}
+    page = render(results)
+    for text in ("Order these clips yourself", "75.0", "16.7",  # network, chance
+                 "A map of the feature space", "k-NN background agreement (%)", "12.3",
+                 "Where the network looks", "42.0", "8.40"):
+        assert text in page, text
+    assert page.count("data:image/png;base64,") == 4  # the map is drawn from results.json
+    results["05_finetuning"]["saliency"]["networks"] = {"skipped": "no object masks"}
+    assert "Not measured: no object masks" in render(results)
+    assert "Beyond the paper" not in render(RESULTS)  # views that did not run: no section

@@ -245,6 +245,81 @@ def _figures(r: Mapping) -> str:
     return "\n".join(out)
 
 
+def _order_game(r: Mapping) -> str:
+    game = (r.get("03_order_accuracy") or {}).get("order_game")
+    if not game:
+        return ""
+    per_class = sorted((game.get("per_class") or {}).items())
+    rows = [("all classes", game["rounds"], _num(game["learner"], True),
+             _num(game["model"], True), _num(game["chance"], True))]
+    rows += [(_e(name), s["rounds"], _num(s["learner"], True), _num(s["model"], True), "")
+             for name, s in per_class]
+    return ("<h3>Order these clips yourself (notebook 03)</h3><p class=note>Shuffled tuples "
+            f"of the test split, {game['rounds']} rounds from the notebook's seed, scored "
+            "against the true order: the order network's choice, and a scripted learner "
+            f"({_e(game.get('scripted_learner', ''))}: it always answers the order it is "
+            "shown, so its expected score is chance). In JupyterLab a person plays the same "
+            "rounds.</p>" + _table(("class", "rounds", "learner (%)", "network (%)",
+                                    "chance (%)"), rows))
+
+
+def _feature_map(r: Mapping) -> str:
+    fmap = (r.get("04_layerwise_retrieval") or {}).get("feature_map")
+    if not fmap or not fmap.get("maps"):
+        return ""
+    look = fmap.get("look") or "look"
+    columns = (("silhouette (features)", "silhouette_feature"),
+               ("k-NN class agreement (%)", "knn_class_agreement"),
+               ("class chance (%)", "knn_chance"),
+               (f"k-NN {look} agreement (%)", "knn_look_agreement"),
+               (f"{look} chance (%)", "knn_look_chance"),
+               ("trustworthiness", "trustworthiness"))
+    rows = [(_e(init), *(_num(m.get(key), percent="%" in name, digits=1 if "%" in name
+                                                                   else 2)
+                          for name, key in columns)) for init, m in fmap["maps"].items()]
+    k = (fmap.get("parameters") or {}).get("k", "")
+    return (f"<h3>A map of the feature space (notebook 04)</h3><p class=note>Video-level "
+            f"features of the test videos at {_e(fmap.get('layer', ''))} of "
+            f"{_e(fmap.get('network', ''))}, placed in 2-D by {_e(fmap.get('method', ''))}; "
+            f"coloured by class, marked by {_e(look)}. The figures are measured in the "
+            f"features themselves (cosine): the share of each video's {_e(k)} nearest "
+            "test videos of its class (or look), beside chance (neighbours drawn at random); "
+            "trustworthiness says how far the map's neighbourhoods are the features'.</p>"
+            + _figure(viz.feature_map_plot(fmap["maps"], look=fmap.get("look")))
+            + _table(("init", *(name for name, _ in columns)), rows))
+
+
+def _saliency(r: Mapping) -> str:
+    sal = (r.get("05_finetuning") or {}).get("saliency")
+    nets = (sal or {}).get("networks") or {}
+    if not nets:
+        return ""
+    if "skipped" in nets:
+        return ("<h3>Where the network looks (notebook 05)</h3><p class=note>Not measured: "
+                f"{_e(nets['skipped'])}.</p>")
+    rows = [(_e(name), _num(v["inside_fraction"], True), _num(v["mask_area_fraction"], True),
+             _num(v.get("ratio"), digits=2), _e(v.get("videos", "")))
+            for name, v in nets.items()]
+    return ("<h3>Where the network looks (notebook 05)</h3><p class=note>Grad-CAM on "
+            f"{_e(sal.get('stage', ''))} of {_e(sal.get('arch', ''))}, for the true order "
+            "(order networks) or the true class (action networks), on test tuples; the share "
+            "of each clip's saliency inside the moving object's mask (from the synthetic "
+            "set's ground truth), beside the mask's share of the frame: what saliency spread "
+            "evenly would give.</p>"
+            + _table(("network", "inside the mask (%)", "chance: mask area (%)",
+                      "ratio to chance", "videos"), rows))
+
+
+def _views(r: Mapping) -> str:
+    """The views beyond the paper (notebooks 03, 04 and 05), where they ran."""
+    parts = [part for part in (_order_game(r), _feature_map(r), _saliency(r))
+             if part]
+    if not parts:
+        return ""
+    return ("<h2>Beyond the paper: the learner, where the network looks, the feature space"
+            "</h2>" + "\n".join(parts))
+
+
 def _time_section(r: Mapping) -> str:
     nbs = r.get("notebooks", {})
     rows = [(name, _e("ran" if s.get("ok") else f"failed: {s.get('error', '')}"),
@@ -293,8 +368,8 @@ def render(results: Mapping) -> str:
             "On the synthetic set the figures teach the method; they are not the paper's "
             "dataset.</p>")
     body = [head, _claims_section(claims), _table_i(results), _table_ii_iv(results),
-            _table_v(results), _table_vi(results), _figures(results), _time_section(results),
-            _environment(results)]
+            _table_v(results), _table_vi(results), _figures(results), _views(results),
+            _time_section(results), _environment(results)]
     return ("<!DOCTYPE html><html><head><meta charset=utf-8><title>vcop-lab report</title>"
             f"<style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>")
 
