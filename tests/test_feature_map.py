@@ -145,3 +145,10 @@ def test_maps_of_two_inits_share_the_look_and_make_a_figure(monkeypatch):
     fig = viz.feature_map_plot(out["maps"], look=out["look"])
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert "k-NN shape" in fig.axes[0].get_title()
+
+
+def test_two_videos_get_a_linear_map_not_an_error():
+    from vcop_lab.evaluate.feature_map import embed
+
+    points, params = embed(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), "tsne", seed=0)
+    assert points.shape == (2, 2) and params["method"] == "pca" and "too few" in params["note"]

@@ -184,13 +184,15 @@ def embed(x: np.ndarray, method: str = "tsne", seed: int = 0) -> tuple[np.ndarra
         raise SettingsError(f"unknown map method {method!r}", fix=f"use one of {METHODS}")
     x = _unit(np.asarray(x, dtype=np.float64))
     n, d = x.shape
-    if n < 3:
-        raise SettingsError(f"a map needs at least 3 videos, got {n}",
+    if n < 2:
+        raise SettingsError(f"a map needs at least 2 videos, got {n}",
                             fix="use a data set with more test videos")
-    if method == "pca":
-        pts = PCA(n_components=min(2, d), random_state=seed).fit_transform(x)
+    if method == "pca" or n < 3:  # t-SNE cannot place fewer than 3 points
+        pts = PCA(n_components=min(2, d, n), random_state=seed).fit_transform(x)
         pts = np.pad(pts, ((0, 0), (0, 2 - pts.shape[1])))  # 1-D features: a flat map
-        return pts, {"method": "pca", "seed": seed}
+        return pts, {"method": "pca", "seed": seed,
+                     **({"note": f"pca: {n} videos are too few for t-SNE"}
+                        if method != "pca" else {})}
     dims = min(PCA_DIMS, n, d)
     if d > PCA_DIMS:
         x = PCA(n_components=dims, random_state=seed).fit_transform(x)
