@@ -25,6 +25,7 @@ from vcop_lab.atomic import atomic_path
 from vcop_lab.data.sampling import parse_setting
 from vcop_lab.errors import CheckpointError
 from vcop_lab.models.backbones import Backbone, build_backbone
+from vcop_lab.models.classifier import ActionClassifier
 from vcop_lab.models.vcop_head import VCOPN
 
 RANDOM = "random"
@@ -229,6 +230,24 @@ def order_model_from(path: str | Path) -> tuple[VCOPN, dict]:
     return model, meta
 
 
+def action_model_from(path: str | Path) -> tuple[ActionClassifier, dict]:
+    """The action classifier (backbone and linear layer) saved by a fine-tuning run, and
+    its ``meta``."""
+    path = Path(path)
+    ckpt = load_checkpoint(path, kind="action")
+    meta = ckpt.get("meta") or {}
+    held = held_settings(meta)
+    if not (held["arch"] and held["width"] and meta.get("num_classes")):
+        raise CheckpointError(f"does not say which classifier it holds ("
+                              f"{_describe(held) or 'no settings'})", path,
+                              "use the best.pt or last.pt of a `vcop-lab finetune` run")
+    backbone = build_backbone(held["arch"], held["width"],
+                              shortcut=held["shortcut"] or "projection")
+    model = ActionClassifier(backbone, meta["num_classes"])
+    _load_weights(model, ckpt["model"], path)
+    return model, meta
+
+
 def load_order_init(model, path: str | Path) -> dict:
     """Initialise an order model (:class:`~vcop_lab.models.VCOPN`) from an order checkpoint
     (the task curriculum: tl=3 -> 4 -> 5).
@@ -255,6 +274,7 @@ def load_order_init(model, path: str | Path) -> dict:
 
 __all__ = [
     "RANDOM",
+    "action_model_from",
     "backbone_from",
     "check_compatible",
     "checkpoint_hash",

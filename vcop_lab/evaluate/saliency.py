@@ -37,7 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vcop_lab.checkpoint import RANDOM, backbone_from, is_random, load_checkpoint, order_model_from
+from vcop_lab.checkpoint import (
+    RANDOM,
+    action_model_from,
+    backbone_from,
+    is_random,
+    order_model_from,
+)
 from vcop_lab.data import sampling
 from vcop_lab.data.datasets import display_frames
 from vcop_lab.data.manifest import VideoRecord, data_root, load_manifest, select_split
@@ -134,8 +140,8 @@ def load_network(kind: str, checkpoint=RANDOM, profile="teaching", arch: str | N
     """An order (``kind="order"``) or action (``"action"``) network, in eval mode.
 
     From a checkpoint: an order checkpoint through :func:`~vcop_lab.checkpoint.order_model_from`,
-    a fine-tuning checkpoint through :func:`~vcop_lab.checkpoint.backbone_from` plus its
-    linear layer. ``"random"``: the same architecture at the profile's width and setting,
+    a fine-tuning checkpoint through :func:`~vcop_lab.checkpoint.action_model_from`.
+    ``"random"``: the same architecture at the profile's width and setting,
     drawn with ``seed`` (the comparison network); a random action network needs
     ``num_classes``.
     """
@@ -155,14 +161,7 @@ def load_network(kind: str, checkpoint=RANDOM, profile="teaching", arch: str | N
                 raise SettingsError("a random action network needs num_classes",
                                     fix="pass num_classes=len(class names)")
             return ActionClassifier(backbone, num_classes).eval()
-    ckpt = load_checkpoint(checkpoint, kind="action")
-    meta = ckpt["meta"]
-    backbone, _ = backbone_from(checkpoint, meta["arch"], meta["width"],
-                                shortcut=meta.get("shortcut") or "projection")
-    model = ActionClassifier(backbone, meta["num_classes"])
-    model.classifier.load_state_dict({k[len("classifier."):]: v for k, v in ckpt["model"].items()
-                                      if k.startswith("classifier.")})
-    return model.eval()
+    return action_model_from(checkpoint)[0].eval()
 
 
 # ----------------------------------------------------------------------------- masks
