@@ -56,6 +56,17 @@ def test_run_all_collects_the_end_to_end_benchmark(tmp_path):
     assert list(run["notebooks"]) == ["00_tour.ipynb"]
 
 
+def test_end_to_end_repeats_compare_their_figures(tmp_path):
+    # two reproductions of the first notebook, each from nothing: the same figures
+    data = _run([BENCH / "bench_end_to_end.py", "--profiles", "smoke", "--repeat", "2",
+                 "--limit", "1", "--workdir", tmp_path / "work"], tmp_path / "e2e.json",
+                timeout=300)
+    assert [run["ok"] for run in data["runs"]] == [True, True]
+    (repeat,) = data["repeats"]
+    assert repeat["identical_figures"] is True, repeat["verdict"]
+    assert repeat["differing"] == {"run 2": []}
+
+
 def test_loader_benchmark_options(tmp_path, tiny_set):
     data = _run([BENCH / "bench_loader.py", "--datasets", "synthetic", "--synthetic", tiny_set,
                  "--settings", "teaching", "--workers", "0", "--backends", "pyav",

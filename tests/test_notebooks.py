@@ -16,6 +16,7 @@ from vcop_lab.kernel_hints import HINT
 from vcop_lab.notebook import PROFILE_ENV
 from vcop_lab.paths import HOME_ENV
 from vcop_lab.reproduce import notebook_paths, reproduce
+from vcop_lab.results import differing_figures, figures
 from vcop_lab.runs import RUN_LOG_ENV, used_runs
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -122,11 +123,6 @@ def test_the_reproduction_ends_with_claims_and_a_report(smoke_reproduction):
     assert result["results"]["runs"] and "environment" in result["results"]["run"]
 
 
-def _figures(results: dict) -> dict:
-    """What must repeat between runs: every notebook's figures and the claims, not timings."""
-    return {k: v for k, v in results.items() if k not in ("run", "notebooks", "runs")}
-
-
 @pytest.mark.slow
 def test_a_killed_reproduction_goes_on_and_repeats_the_figures(smoke_reproduction, capsys,
                                                                 tmp_path_factory):
@@ -147,7 +143,8 @@ def test_a_killed_reproduction_goes_on_and_repeats_the_figures(smoke_reproductio
     assert not any(whole["notebooks"][n].get("skipped") for n in NAMES[3:])
     assert f"[4/{len(NAMES)}] {NAMES[3]}" in printed and "min left" in printed
     # fresh runs in another folder, same profile and seed: the same figures as the first run
-    assert _figures(whole["results"]) == _figures(first["results"])
+    assert figures(whole["results"]) == figures(first["results"]), \
+        differing_figures(whole["results"], first["results"])
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from vcop_lab import paper
 from vcop_lab.claims import check_claims
 from vcop_lab.cli import main
 from vcop_lab.report import build_report, render
+from vcop_lab.results import differing_figures, figures
 
 CURVE = [0.2, 0.4, 0.6]
 RESULTS = {
@@ -141,3 +142,14 @@ def test_the_views_beyond_the_paper_are_on_the_page():
     results["05_finetuning"]["saliency"]["networks"] = {"skipped": "no object masks"}
     assert "Not measured: no object masks" in render(results)
     assert "Beyond the paper" not in render(RESULTS)  # views that did not run: no section
+
+
+def test_two_results_agree_on_their_figures_and_name_where_they_differ():
+    other = copy.deepcopy(RESULTS)
+    other["run"]["environment"]["python"] = "3.12"  # how it went, not what it measured
+    other["notebooks"]["02_pretraining.ipynb"]["seconds"] = 99.0
+    assert figures(other) == figures(RESULTS) and differing_figures(other, RESULTS) == []
+    other["05_finetuning"]["table"]["0.1"]["main"]["r3d"]["order"]["video"] = 0.31
+    other["06_videoqa"]["arch"] = "c3d"
+    assert differing_figures(other, RESULTS) == [
+        "05_finetuning/table/0.1/main/r3d/order/video", "06_videoqa/arch"]

@@ -39,7 +39,7 @@ from vcop_lab.runs import RUN_LOG_ENV, used_runs
 # until this folder has timings of its own.
 EXPECTED_MINUTES = {
     "smoke": {"00": 0.2, "01": 0.1, "02": 0.3, "03": 0.3, "04": 0.3, "05": 0.4, "06": 0.3},
-    "teaching": {"00": 0.2, "01": 0.2, "02": 9.1, "03": 5.8, "04": 1.5, "05": 8.6, "06": 4.2},
+    "teaching": {"00": 0.1, "01": 0.1, "02": 6.8, "03": 4.1, "04": 1.7, "05": 6.3, "06": 2.2},
 }
 # Seconds a cell may run before it counts as failed. At smoke size every cell takes seconds,
 # so a stalled kernel connection fails the run instead of hanging it; teaching and paper cells

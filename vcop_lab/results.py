@@ -7,8 +7,13 @@ from pathlib import Path
 
 from vcop_lab.atomic import write_json_atomic
 
+# The sections that say how a reproduction went (environment, start, seconds, which runs were
+# reused) rather than what it measured.
+RUN_SECTIONS = ("run", "notebooks", "runs")
+
 
 def read_results(path: str | Path) -> dict:
+    """``results.json`` at ``path`` as a dict (empty when there is none yet)."""
     path = Path(path)
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -37,3 +42,22 @@ def replace_section(path: str | Path, section: str, values) -> None:
     else:
         data[section] = json.loads(json.dumps(values, default=str))
     write_json_atomic(path, data)
+
+
+def figures(results: dict) -> dict:
+    """What two reproductions with the same profile and seed must agree on: every notebook's
+    figures and the claims, without the timings and the record of runs."""
+    return {k: v for k, v in results.items() if k not in RUN_SECTIONS}
+
+
+def differing_figures(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Paths (``section/key/...``) where the figures of two results differ."""
+    fa, fb = (figures(a), figures(b)) if not prefix else (a, b)
+    out = []
+    for key in sorted(set(fa) | set(fb), key=str):
+        x, y, path = fa.get(key), fb.get(key), f"{prefix}{key}"
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += differing_figures(x, y, path + "/")
+        elif x != y:
+            out.append(path)
+    return out
