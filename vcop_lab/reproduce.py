@@ -40,6 +40,9 @@ from vcop_lab.runs import RUN_LOG_ENV, used_runs
 EXPECTED_MINUTES = {
     "smoke": {"00": 0.2, "01": 0.1, "02": 0.3, "03": 0.3, "04": 0.3, "05": 0.4, "06": 0.3},
     "teaching": {"00": 0.1, "01": 0.1, "02": 6.8, "03": 4.1, "04": 1.7, "05": 6.3, "06": 2.2},
+    # 00-02 measured; 03-06 estimated from the per-run costs of the teaching runs
+    "teaching-full": {"00": 0.1, "01": 0.1, "02": 30.0, "03": 11, "04": 8, "05": 55,
+                      "06": 2.2},
 }
 # Seconds a cell may run before it counts as failed. At smoke size every cell takes seconds,
 # so a stalled kernel connection fails the run instead of hanging it; teaching and paper cells
