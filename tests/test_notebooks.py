@@ -245,3 +245,22 @@ def test_kernel_death_is_named_and_a_failed_rerun_keeps_what_finished(tmp_path, 
     assert (out / "00_fine.ipynb").read_bytes() == kept
     assert (out / status["failed_notebook"]).exists()
     assert "00_fine" not in again["results"]  # no earlier figures beside ok: false
+
+
+def test_a_kernel_that_died_after_announcing_its_cell_is_named_at_that_cell(tmp_path):
+    """The kernel may die after nbclient counted the cell, which papermill then marks
+    completed: the last cell started is the one named."""
+    from vcop_lab.reproduce import _failed_cell
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("PROFILE = 'smoke'"),
+                nbformat.v4.new_markdown_cell("narration"),
+                nbformat.v4.new_code_cell("import os\nos._exit(1)"),
+                nbformat.v4.new_code_cell("print('never')")]
+    for cell, count in ((nb.cells[0], 1), (nb.cells[2], 2)):
+        cell.execution_count = count
+        cell.metadata["papermill"] = {"status": "completed", "start_time": "2026-12-02T00:00"}
+    nb.cells[3].metadata["papermill"] = {"status": "pending", "start_time": None}
+    path = tmp_path / "dead.ipynb"
+    nbformat.write(nb, path)
+    assert _failed_cell(path) == 2

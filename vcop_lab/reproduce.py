@@ -71,16 +71,21 @@ def _failed_cell(target: Path) -> int | None:
         nb = nbformat.read(target, as_version=4)
     except Exception:  # no notebook was written
         return None
-    last = 0
+    last, started = 0, None
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         mark = cell.get("metadata", {}).get("papermill", {})
+        number = cell.get("execution_count") or last + 1
         if mark.get("status") in ("failed", "running") or (
                 mark.get("start_time") and cell.get("execution_count") is None):
-            return cell.get("execution_count") or last + 1
+            return number
+        if mark.get("start_time"):
+            # A kernel that dies after announcing the cell leaves it counted and marked
+            # completed: cells run in order, so the last one started is where it died.
+            started = number
         last = cell.get("execution_count") or last
-    return None
+    return started
 
 
 def _failure(exc: Exception, target: Path) -> dict:
