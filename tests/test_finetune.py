@@ -304,3 +304,16 @@ def test_sweeps_reuse_finished_runs(data, tmp_path):
     for init in ("random", "order"):
         assert res[init]["mean_test_video_acc"] == res[init]["runs"][0]["test_video_acc"]
     assert res["order"]["seeds"] == [0]
+
+
+def test_a_profile_that_leaves_the_workers_to_the_machine_gets_its_default(monkeypatch):
+    from vcop_lab import runtime
+
+    ds = torch.utils.data.TensorDataset(torch.zeros(4, 1))
+    for cores, workers in ((2, 0), (1, 0), (4, 2), (16, 4)):
+        monkeypatch.setattr(runtime.os, "cpu_count", lambda n=cores: n)
+        assert runtime.default_workers() == workers
+        assert make_loader(ds, 2, None, None, torch.device("cpu")).num_workers == workers
+    assert make_loader(ds, 2, None, 3, torch.device("cpu")).num_workers == 3  # as asked
+    with pytest.raises(SettingsError):
+        make_loader(ds, 2, None, -1, torch.device("cpu"))

@@ -215,35 +215,36 @@ def backbone_from(checkpoint, arch: str, width: float, seed: int = 0, *,
 
 def order_model_from(path: str | Path) -> tuple[VCOPN, dict]:
     """The order model (backbone and head) saved in an order checkpoint, and its ``meta``."""
-    path = Path(path)
-    ckpt = load_checkpoint(path)
-    meta = ckpt.get("meta") or {}
-    held = held_settings(meta)
-    if held["kind"] != "order" or not (held["arch"] and held["width"] and held["tl"]):
-        raise CheckpointError(f"is not an order-prediction checkpoint (it holds "
-                              f"{_describe(held) or 'no settings'})", path,
-                              "use the best.pt or last.pt of a `vcop-lab pretrain` run")
-    backbone = build_backbone(held["arch"], held["width"],
-                              shortcut=held["shortcut"] or "projection")
-    model = VCOPN(backbone, held["tl"])
-    _load_weights(model, ckpt["model"], path)
-    return model, meta
+    return _saved_model(
+        path, None, lambda held, meta: held["kind"] == "order" and held["tl"],
+        "is not an order-prediction checkpoint", "use the best.pt or last.pt of a "
+        "`vcop-lab pretrain` run", lambda backbone, held, meta: VCOPN(backbone, held["tl"]))
 
 
 def action_model_from(path: str | Path) -> tuple[ActionClassifier, dict]:
     """The action classifier (backbone and linear layer) saved by a fine-tuning run, and
     its ``meta``."""
+    return _saved_model(
+        path, "action", lambda held, meta: meta.get("num_classes"),
+        "is not a fine-tuning checkpoint that names its classifier",
+        "use the best.pt or last.pt of a `vcop-lab finetune` run",
+        lambda backbone, held, meta: ActionClassifier(backbone, meta["num_classes"]))
+
+
+def _saved_model(path, kind, holds, problem: str, fix: str, head) -> tuple[nn.Module, dict]:
+    """The whole network of a checkpoint: its backbone built from the settings it holds,
+    ``head(backbone, held, meta)`` around it, every weight loaded strictly. ``holds(held,
+    meta)`` says whether the checkpoint names enough to build it."""
     path = Path(path)
-    ckpt = load_checkpoint(path, kind="action")
+    ckpt = load_checkpoint(path, kind=kind)
     meta = ckpt.get("meta") or {}
     held = held_settings(meta)
-    if not (held["arch"] and held["width"] and meta.get("num_classes")):
-        raise CheckpointError(f"does not say which classifier it holds ("
-                              f"{_describe(held) or 'no settings'})", path,
-                              "use the best.pt or last.pt of a `vcop-lab finetune` run")
+    if not (held["arch"] and held["width"] and holds(held, meta)):
+        raise CheckpointError(f"{problem} (it holds {_describe(held) or 'no settings'})",
+                              path, fix)
     backbone = build_backbone(held["arch"], held["width"],
                               shortcut=held["shortcut"] or "projection")
-    model = ActionClassifier(backbone, meta["num_classes"])
+    model = head(backbone, held, meta)
     _load_weights(model, ckpt["model"], path)
     return model, meta
 

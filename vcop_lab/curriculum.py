@@ -30,7 +30,7 @@ from vcop_lab.evaluate.inference import collect
 from vcop_lab.pretrain import pretrain
 from vcop_lab.profiles import get_profile
 from vcop_lab.runs import finished_metrics
-from vcop_lab.runtime import loader_workers, pick_device
+from vcop_lab.runtime import pick_device
 from vcop_lab.train import close_loader, make_loader
 
 
@@ -78,8 +78,7 @@ def record_correct_probability(checkpoint, data, records, epochs: int, profile="
                                 crop_per=prof.crop_per)
     keep = {r.path: i for i, r in enumerate(records)}
     sampler = EpochSampler(len(dataset), shuffle=False)
-    loader = make_loader(dataset, prof.batch_size, sampler, loader_workers(prof.num_workers),
-                         dev)
+    loader = make_loader(dataset, prof.batch_size, sampler, prof.num_workers, dev)
     probs = torch.zeros(len(records), epochs)
 
     def correct(tuples, batch):

@@ -44,7 +44,7 @@ from vcop_lab.models import VCOPN, build_backbone
 from vcop_lab.models.backbones import shortcut_of
 from vcop_lab.profiles import get_profile
 from vcop_lab.runs import Run, output_dir, run_or_reuse
-from vcop_lab.runtime import loader_workers, seed_everything
+from vcop_lab.runtime import seed_everything
 from vcop_lab.train import FitConfig, close_loader, eval_loader, fit
 
 # Bump when what a pretraining run computes changes, so that older finished runs are redone.
@@ -175,8 +175,7 @@ def _train(data, out: Path, settings: dict, profile, init, resume: bool, device,
     cfg = FitConfig(out_dir=out, epochs=settings["epochs"], batch_size=prof.batch_size,
                     optimizer=prof.optimizer, lr=prof.lr, momentum=prof.momentum,
                     weight_decay=prof.weight_decay,
-                    num_workers=loader_workers(num_workers if num_workers is not None
-                                               else prof.num_workers),
+                    num_workers=prof.num_workers if num_workers is None else num_workers,
                     seed=seed, device=device, max_minutes=settings["max_minutes"],
                     resume=resume, progress=progress, meta=meta)
     t0 = time.perf_counter()

@@ -50,14 +50,13 @@ def figures(results: dict) -> dict:
     return {k: v for k, v in results.items() if k not in RUN_SECTIONS}
 
 
-def differing_figures(a: dict, b: dict, prefix: str = "") -> list[str]:
+def differing_figures(a: dict, b: dict) -> list[str]:
     """Paths (``section/key/...``) where the figures of two results differ."""
-    fa, fb = (figures(a), figures(b)) if not prefix else (a, b)
-    out = []
-    for key in sorted(set(fa) | set(fb), key=str):
-        x, y, path = fa.get(key), fb.get(key), f"{prefix}{key}"
-        if isinstance(x, dict) and isinstance(y, dict):
-            out += differing_figures(x, y, path + "/")
-        elif x != y:
-            out.append(path)
-    return out
+    return _differing(figures(a), figures(b), "")
+
+
+def _differing(x, y, path: str) -> list[str]:
+    if not (isinstance(x, dict) and isinstance(y, dict)):
+        return [] if x == y else [path.rstrip("/")]
+    return [p for key in sorted(set(x) | set(y), key=str)
+            for p in _differing(x.get(key), y.get(key), f"{path}{key}/")]

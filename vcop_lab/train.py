@@ -34,7 +34,7 @@ from vcop_lab.checkpoint import load_checkpoint, save_checkpoint
 from vcop_lab.data.datasets import EpochSampler
 from vcop_lab.errors import SettingsError
 from vcop_lab.runtime import (
-    check_workers,
+    loader_workers,
     pick_device,
     rng_state,
     seed_everything,
@@ -54,7 +54,7 @@ class FitConfig:
     optimizer: str = "sgd"           # "sgd" (the paper's) or "adamw"
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    num_workers: int = 0
+    num_workers: int | None = 0      # None: runtime.default_workers
     seed: int = 0
     device: str | None = None
     amp: bool | None = None          # None: on for CUDA, off elsewhere
@@ -78,7 +78,8 @@ def make_optimizer(params, cfg: FitConfig) -> torch.optim.Optimizer:
     raise SettingsError(f"unknown optimizer {cfg.optimizer!r}", fix="use 'sgd' or 'adamw'")
 
 
-def make_loader(dataset, batch_size: int, sampler, num_workers: int, device: torch.device,
+def make_loader(dataset, batch_size: int, sampler, num_workers: int | None,
+                device: torch.device,
                 drop_last: bool = False, seed: int = 0) -> DataLoader:
     """A DataLoader with the fast-path options: persistent workers with one thread each,
     pinned memory when feeding a GPU, a couple of batches prefetched per worker. A dataset
@@ -87,9 +88,10 @@ def make_loader(dataset, batch_size: int, sampler, num_workers: int, device: tor
     The loader draws its workers' seeds from a generator of its own (seeded with ``seed``;
     :func:`fit` reseeds it from (seed, epoch)), never from the global torch RNG: otherwise
     every new iterator would move the stream that dropout draws from, and the number of
-    workers and a resume would change the results.
+    workers and a resume would change the results. ``num_workers`` None: as many as
+    :func:`~vcop_lab.runtime.default_workers` says for this machine.
     """
-    check_workers(num_workers)
+    num_workers = loader_workers(num_workers)
     return DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
         worker_init_fn=worker_init_fn, persistent_workers=num_workers > 0,
@@ -115,7 +117,8 @@ def close_loader(loader: DataLoader | None) -> None:
         loader._iterator = None
 
 
-def eval_loader(dataset, batch_size: int, num_workers: int, device: torch.device) -> DataLoader:
+def eval_loader(dataset, batch_size: int, num_workers: int | None, device: torch.device
+                ) -> DataLoader:
     """A loader over every item in order, once (validation, testing, feature extraction)."""
     return make_loader(dataset, batch_size, EpochSampler(len(dataset), shuffle=False),
                        num_workers, device)

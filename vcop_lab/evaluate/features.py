@@ -90,7 +90,7 @@ from vcop_lab.evaluate.inference import for_each_batch
 from vcop_lab.evaluate.search import video_level
 from vcop_lab.models.backbones import ARCHS, STAGES, build_backbone, shortcut_of
 from vcop_lab.profiles import Profile, get_profile
-from vcop_lab.runtime import loader_workers, pick_device
+from vcop_lab.runtime import pick_device
 from vcop_lab.train import close_loader, eval_loader
 
 # Bump when the extraction itself changes (pooling, clip sampling), so old caches are unused.
@@ -529,9 +529,10 @@ def extract_features(
         pools = {lay: layer_pool(lay, pool) for lay in todo}
         dataset = EvalClipDataset(records, data_root(data_dir), cl, num_clips, prof.resize,
                                   prof.crop)
-        workers = loader_workers(prof.num_workers if num_workers is None else num_workers)
         computed = _run_extraction(backbone, dataset, todo, grids, pools, entries, dev,
-                                   batch_size or prof.ft_batch_size, workers, progress)
+                                   batch_size or prof.ft_batch_size,
+                                   prof.num_workers if num_workers is None else num_workers,
+                                   progress)
         seconds = time.perf_counter() - t0
         labels = [r.label_index for r in records]
         for lay, (feats, eff_grid) in computed.items():
